@@ -1,0 +1,1 @@
+"""Bit-exact golden models (numba), one module per block."""

@@ -1,0 +1,14 @@
+"""Params dataclasses: one per block, the single source of truth for every layer."""
+
+from .adder_search_tree import AdderSearchTreeParams, Op
+from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
+
+__all__ = [
+    "CONFIG_VERSION",
+    "AdderSearchTreeParams",
+    "ConfigError",
+    "Op",
+    "Params",
+    "check_choice",
+    "check_int",
+]

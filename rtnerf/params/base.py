@@ -1,0 +1,185 @@
+"""Parameter objects: frozen, keyword-only dataclasses validated on construction.
+
+Every block (and every model that needs a design point) has one params class derived from
+:class:`Params`. It is the single source of truth: the RTL, the golden model, the performance
+model and the testbench are all built from the same object. Params load from YAML files that carry
+a ``version:`` key; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import yaml
+
+from ..errors import ConfigError
+
+__all__ = [
+    "CONFIG_VERSION",
+    "ConfigError",
+    "Params",
+    "check_choice",
+    "check_int",
+]
+
+#: The only configuration file version this release reads.
+CONFIG_VERSION = 1
+
+
+def check_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    power_of_two: bool = False,
+) -> None:
+    """Check that ``value`` is an integer in range, raising with a message naming ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Field name used in the message.
+    value : object
+        The value to check.
+    minimum, maximum : int, optional
+        Inclusive bounds.
+    power_of_two : bool
+        Also require a power of two.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an ``int`` (``bool`` is rejected too).
+    ValueError
+        If ``value`` is out of range or not a power of two when one is required.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be an integer, not {value!r}")
+    bad = (minimum is not None and value < minimum) or (maximum is not None and value > maximum)
+    if power_of_two and (value <= 0 or value & (value - 1)):
+        bad = True
+    if not bad:
+        return
+    what = "a power of two" if power_of_two else "an integer"
+    if minimum is not None and maximum is not None:
+        bounds = f" from {minimum} to {maximum}"
+    elif minimum is not None:
+        bounds = f" >= {minimum}"
+    elif maximum is not None:
+        bounds = f" <= {maximum}"
+    else:
+        bounds = ""
+    raise ValueError(f"`{name}` must be {what}{bounds}, not {value!r}")
+
+
+def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
+    """Check that ``value`` is one of ``choices``, raising with a message naming ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not in ``choices``.
+    """
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"`{name}` must be one of {allowed}, not {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params:
+    """Base class of all params dataclasses.
+
+    Subclasses are ``@dataclass(frozen=True, kw_only=True)``, set the class variable ``kind`` to
+    their registry name, and validate their fields in ``__post_init__`` with :func:`check_int`
+    and :func:`check_choice`. Derived values are properties, never fields.
+    """
+
+    kind: ClassVar[str] = ""
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of the fields a configuration may set."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain mapping (no ``version``, no ``kind``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> Self:
+        """Build params from a mapping of field values.
+
+        ``version`` and ``kind`` keys are accepted and checked; any other unknown key is an error.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key, a wrong ``version`` or a ``kind`` for another block.
+        TypeError, ValueError
+            From field validation.
+        """
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{cls.kind} params must be a mapping, not {type(mapping).__name__}")
+        values = dict(mapping)
+        version = values.pop("version", CONFIG_VERSION)
+        if version != CONFIG_VERSION:
+            raise ConfigError(f"`version` must be {CONFIG_VERSION}, not {version!r}")
+        kind = values.pop("kind", cls.kind)
+        if kind != cls.kind:
+            raise ConfigError(f"`kind` must be {cls.kind!r} for these params, not {kind!r}")
+        allowed = cls.field_names()
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"unknown key `{unknown[0]}` in {cls.kind} params; allowed: {', '.join(allowed)}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Self:
+        """Load params from a YAML file; the file must have a ``version:`` key.
+
+        Raises
+        ------
+        ConfigError
+            If the file is missing, is not valid YAML, lacks ``version`` or has unknown keys.
+            Field errors are re-raised as :class:`ConfigError` prefixed with the file name.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        try:
+            mapping = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
+        if not isinstance(mapping, dict) or "version" not in mapping:
+            raise ConfigError(f"{path}: a config must be a mapping with a `version:` key")
+        try:
+            return cls.from_dict(mapping)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def to_yaml(self) -> str:
+        """Return a YAML document that :meth:`from_yaml` reads back to an equal object."""
+        doc = {"version": CONFIG_VERSION, "kind": self.kind, **self.to_dict()}
+        return yaml.safe_dump(doc, sort_keys=False)
+
+    def to_json(self) -> str:
+        """Return the fields as canonical JSON (sorted keys), with ``kind``."""
+        return json.dumps({"kind": self.kind, **self.to_dict()}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    def digest(self) -> str:
+        """A short stable hash of the kind and field values, for cache keys and run names."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]

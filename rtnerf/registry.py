@@ -1,0 +1,91 @@
+"""The block registry: every RTL block the toolkit can generate, simulate and study.
+
+A :class:`Block` names, by dotted path, the pieces that share one params class: the Amaranth
+component and the cocotb testbench module. Imports are lazy so that listing blocks or loading
+params never needs the HDL toolchain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Any
+
+from .params import AdderSearchTreeParams, ConfigError, Params
+
+__all__ = ["BLOCKS", "Block", "get_block"]
+
+
+def _resolve(dotted: str) -> Any:
+    module, _, attr = dotted.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One registered block.
+
+    Parameters
+    ----------
+    name : str
+        Registry name; also the file name of the block in every layer.
+    params : type[Params]
+        Its params dataclass.
+    component : str
+        ``module:Class`` of the Amaranth component, built as ``Class(params)``.
+    testbench : str
+        Dotted module name of its cocotb testbench.
+    summary : str
+        One line for ``rtnerf blocks``.
+    """
+
+    name: str
+    params: type[Params]
+    component: str
+    testbench: str
+    summary: str
+
+    def load_params(self, config: str | Path | None = None) -> Params:
+        """Params from a YAML file, or the defaults when ``config`` is None."""
+        return self.params() if config is None else self.params.from_yaml(config)
+
+    def build_component(self, params: Params) -> Any:
+        """Instantiate the Amaranth component for ``params`` (imports Amaranth)."""
+        if not isinstance(params, self.params):
+            raise TypeError(
+                f"`params` must be {self.params.__name__} for block {self.name!r}, "
+                f"not {type(params).__name__}"
+            )
+        return _resolve(self.component)(params)
+
+
+BLOCKS: dict[str, Block] = {
+    b.name: b
+    for b in [
+        Block(
+            name="adder_search_tree",
+            params=AdderSearchTreeParams,
+            component="rtnerf.rtl.adder_search_tree:AdderSearchTree",
+            testbench="rtnerf.sim.tb.adder_search_tree",
+            summary="dual-purpose bi-directional adder & search tree (RANK/SELECT/SEARCH)",
+        ),
+    ]
+}
+
+
+def get_block(name: str) -> Block:
+    """Look up a block by name.
+
+    Raises
+    ------
+    ConfigError
+        If no block has that name; the message lists the registered ones.
+    """
+    try:
+        return BLOCKS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}"
+        ) from None
