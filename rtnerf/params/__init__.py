@@ -2,11 +2,13 @@
 
 from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
+from .encoding import EncodingParams
 
 __all__ = [
     "CONFIG_VERSION",
     "AdderSearchTreeParams",
     "ConfigError",
+    "EncodingParams",
     "Op",
     "Params",
     "check_choice",
