@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numba
 import numpy as np
 
 from rtnerf.params import check_int
 
 __all__ = ["Quantized", "check_table", "quantize", "value_dtype"]
-
-# Rows per chunk when quantising, to bound temporaries on big tables.
-_CHUNK_ELEMENTS = 1 << 22
 
 
 def value_dtype(value_width: int) -> np.dtype:
@@ -136,18 +134,26 @@ def quantize(table: np.ndarray, value_width: int) -> Quantized:
         tmin, tmax = int(table.min()), int(table.max())
         if lo <= tmin and tmax <= hi:
             return Quantized(table.astype(dtype), 1.0, value_width, 0.0, 0.0, 0)
-    peak = float(np.abs(table).max())
+    peak = max(abs(float(table.max())), abs(float(table.min())))
     scale = peak / hi if peak > 0 else 1.0
     values = np.empty(table.shape, dtype)
-    max_err, sq_err, flushed = 0.0, 0.0, 0
-    step = max(1, _CHUNK_ELEMENTS // table.shape[1])
-    for start in range(0, table.shape[0], step):
-        x = table[start : start + step].astype(np.float64)
-        q = np.clip(np.rint(x / scale), -hi, hi)
-        values[start : start + step] = q
-        err = q * scale - x
-        max_err = max(max_err, float(np.abs(err).max()))
-        sq_err += float(np.dot(err.ravel(), err.ravel()))
-        flushed += int(np.count_nonzero((q == 0) & (x != 0)))
+    max_err, sq_err, flushed = _quantize(table, scale, hi, values)
     rms = float(np.sqrt(sq_err / table.size))
-    return Quantized(values, scale, value_width, max_err, rms, flushed)
+    return Quantized(values, scale, value_width, max_err, rms, int(flushed))
+
+
+@numba.njit(cache=True)
+def _quantize(x, scale, hi, out):
+    # One pass: quantise and accumulate the error statistics (no float64 temporaries).
+    max_err, sq_err, flushed = 0.0, 0.0, 0
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            v = np.float64(x[r, c])
+            q = min(max(np.rint(v / scale), -hi), hi)
+            out[r, c] = q
+            err = q * scale - v
+            max_err = max(max_err, abs(err))
+            sq_err += err * err
+            if q == 0 and v != 0:
+                flushed += 1
+    return max_err, sq_err, flushed
