@@ -426,7 +426,7 @@ def test_docs_worked_example_is_current():
     block = example_text()
     assert block in text, (
         "docs/memory-image.md is stale; regenerate its example block with "
-        "`python tests/models/test_image.py`"
+        "`PYTHONPATH=tests python tests/models/test_image.py`"
     )
 
 
