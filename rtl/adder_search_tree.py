@@ -77,7 +77,7 @@ class AdderSearchTree(wiring.Component):
             "o_result": Out(stream.Signature(self.result_layout)),
         })
 
-    def elaborate(self, platform):
+    def elaborate(self, platform):  # noqa: D102
         m = Module()
         p = self.params
         depth, w = p.depth, p.leaves
@@ -121,8 +121,10 @@ class AdderSearchTree(wiring.Component):
         q = self.i_query.payload
         is_search = q.op == Op.SEARCH
         is_select = q.op == Op.SELECT
-        add_leaf = Signal(w)  # the adder tree's input bits
-        eq_leaf = Signal(w)  # the OR tree's input bits
+        # One signal per leaf, not one W-bit vector: in event-driven simulators (Icarus) a
+        # per-bit write to a shared vector wakes every reader of that vector, O(W^2) per cycle.
+        add_leaf = [Signal(name=f"add_leaf_{i}") for i in range(w)]  # adder tree inputs
+        eq_leaf = [Signal(name=f"eq_leaf_{i}") for i in range(w)]  # OR tree inputs
         for i in range(w):
             coord = Mux(is_search, q.word.coords[i], i)
             v = Mux(is_search, i < q.count, q.word.bitmap[i])

@@ -44,8 +44,17 @@ def directed_cases(params: AdderSearchTreeParams) -> list[Case]:
     for j in (0, 1, w - 1, w):
         add(Case(f"rank empty j={j}", Op.RANK, 0, j, 0, 0, 0))
         add(Case(f"rank full j={j}", Op.RANK, full, j, 0, int(j < w), min(j, w)))
-        add(Case(f"rank alternating j={j}", Op.RANK, alt, j, 0, int(j % 2 == 0 and j < w),
-                 (min(j, w) + 1) // 2))
+        add(
+            Case(
+                f"rank alternating j={j}",
+                Op.RANK,
+                alt,
+                j,
+                0,
+                int(j % 2 == 0 and j < w),
+                (min(j, w) + 1) // 2,
+            )
+        )
     add(Case("rank top bit j=W-1", Op.RANK, 1 << (w - 1), w - 1, 0, 1, 0))
     add(Case("rank bit 0 j=0", Op.RANK, 1, 0, 0, 1, 0))
     add(Case("rank bit 0 j=W-1", Op.RANK, 1, w - 1, 0, 0, 1))
@@ -76,8 +85,7 @@ def directed_cases(params: AdderSearchTreeParams) -> list[Case]:
         add(Case("search even j=3 (miss between)", Op.SEARCH, even, 3, w, 0, 2))
         add(Case("search even j=2W-2", Op.SEARCH, even, 2 * w - 2, w, 1, w - 1))
     # Entries past `count` hold garbage that must be ignored, even an exact match.
-    add(Case("search count=2 ignores the rest", Op.SEARCH, (0, 1) + (top,) * (w - 2), top, 2,
-             0, 2))
+    add(Case("search count=2 ignores the rest", Op.SEARCH, (0, 1) + (top,) * (w - 2), top, 2, 0, 2))
     add(Case("search count=1 hit", Op.SEARCH, (top,) * w, top, 1, 1, 0))
     return cases
 
@@ -99,8 +107,9 @@ def to_batch(params: AdderSearchTreeParams, cases: list[Case]) -> QueryBatch:
     )
 
 
-def random_batch(params: AdderSearchTreeParams, rng: np.random.Generator,
-                 per_op: int) -> QueryBatch:
+def random_batch(
+    params: AdderSearchTreeParams, rng: np.random.Generator, per_op: int
+) -> QueryBatch:
     """``per_op`` random queries of each operation, shuffled together.
 
     Bitmaps have a random density per query (from empty to full); RANK keys cover 0..W,
@@ -118,8 +127,11 @@ def random_batch(params: AdderSearchTreeParams, rng: np.random.Generator,
     coords = rng.integers(0, top, (per_op, w), dtype=np.uint64).astype(np.uint32)
     search_key = rng.integers(0, top, per_op).astype(np.uint32)
     for n in range(per_op):
-        row = np.sort(rng.choice(top, size=count[n], replace=False)) if top > 4 * w else \
-            np.sort(rng.permutation(top)[: count[n]])
+        row = (
+            np.sort(rng.choice(top, size=count[n], replace=False))
+            if top > 4 * w
+            else np.sort(rng.permutation(top)[: count[n]])
+        )
         coords[n, : count[n]] = row
         if count[n] and rng.random() < 0.5:
             search_key[n] = row[rng.integers(count[n])]

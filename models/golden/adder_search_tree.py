@@ -45,8 +45,12 @@ class QueryBatch:
     @classmethod
     def concat(cls, batches: list[QueryBatch]) -> QueryBatch:
         """Join batches in order."""
-        return cls(*(np.concatenate([getattr(b, f.name) for b in batches])
-                     for f in dataclasses.fields(cls)))
+        return cls(
+            *(
+                np.concatenate([getattr(b, f.name) for b in batches])
+                for f in dataclasses.fields(cls)
+            )
+        )
 
     def validate(self, params: AdderSearchTreeParams) -> None:
         """Check shapes and field ranges against ``params``.
@@ -59,11 +63,13 @@ class QueryBatch:
         q = len(self.op)
         if self.words.shape != (q, params.leaves):
             raise ValueError(
-                f"`words` must have shape ({q}, {params.leaves}), not {self.words.shape}")
+                f"`words` must have shape ({q}, {params.leaves}), not {self.words.shape}"
+            )
         for name in ("key", "count"):
             if getattr(self, name).shape != (q,):
-                raise ValueError(f"`{name}` must have shape ({q},), not "
-                                 f"{getattr(self, name).shape}")
+                raise ValueError(
+                    f"`{name}` must have shape ({q},), not {getattr(self, name).shape}"
+                )
         if q == 0:
             return
         if not np.isin(self.op, [int(o) for o in Op]).all():
@@ -72,8 +78,9 @@ class QueryBatch:
         if bitmap_rows.size and bitmap_rows.max() > 1:
             raise ValueError("`words` of RANK/SELECT queries must hold bits (0 or 1)")
         if self.words.size and self.words.max() >= 1 << params.coord_width:
-            raise ValueError(f"`words` coordinates must be < 2**coord_width "
-                             f"({1 << params.coord_width})")
+            raise ValueError(
+                f"`words` coordinates must be < 2**coord_width ({1 << params.coord_width})"
+            )
         if self.key.max() >= 1 << params.key_width:
             raise ValueError(f"`key` must be < 2**key_width ({1 << params.key_width})")
         if self.count.max() >= 1 << params.index_width:

@@ -33,8 +33,13 @@ def test_random_golden_vs_naive(params, seed):
     batch = random_batch(params, np.random.default_rng(seed), per_op=300)
     hit, index = evaluate(params, batch)
     for n in range(len(batch)):
-        got = ref_query(int(batch.op[n]), batch.words[n].tolist(), int(batch.key[n]),
-                        int(batch.count[n]), params.leaves)
+        got = ref_query(
+            int(batch.op[n]),
+            batch.words[n].tolist(),
+            int(batch.key[n]),
+            int(batch.count[n]),
+            params.leaves,
+        )
         assert (int(hit[n]), int(index[n])) == got, f"seed={seed} query {n}: {batch.op[n]}"
 
 
@@ -50,19 +55,29 @@ def test_random_batch_covers_hits_and_misses():
 
 def _one(params, **overrides):
     w = params.leaves
-    fields = {"op": np.zeros(1, np.uint8), "words": np.zeros((1, w), np.uint32),
-              "key": np.zeros(1, np.uint32), "count": np.zeros(1, np.uint32)}
+    fields = {
+        "op": np.zeros(1, np.uint8),
+        "words": np.zeros((1, w), np.uint32),
+        "key": np.zeros(1, np.uint32),
+        "count": np.zeros(1, np.uint32),
+    }
     fields.update(overrides)
     return QueryBatch(**fields)
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"op": np.array([3], np.uint8)}, r"^`op` must hold values of Op"),
-    ({"words": np.zeros((1, 5), np.uint32)}, r"^`words` must have shape \(1, 4\)"),
-    ({"words": np.full((1, 4), 2, np.uint32)}, r"^`words` of RANK/SELECT queries must hold bits"),
-    ({"key": np.array([1 << 16], np.uint32)}, r"^`key` must be < 2\*\*key_width \(65536\)"),
-    ({"count": np.array([8], np.uint32)}, r"^`count` must be < 2\*\*index_width \(8\)"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"op": np.array([3], np.uint8)}, r"^`op` must hold values of Op"),
+        ({"words": np.zeros((1, 5), np.uint32)}, r"^`words` must have shape \(1, 4\)"),
+        (
+            {"words": np.full((1, 4), 2, np.uint32)},
+            r"^`words` of RANK/SELECT queries must hold bits",
+        ),
+        ({"key": np.array([1 << 16], np.uint32)}, r"^`key` must be < 2\*\*key_width \(65536\)"),
+        ({"count": np.array([8], np.uint32)}, r"^`count` must be < 2\*\*index_width \(8\)"),
+    ],
+)
 def test_golden_rejects_bad_queries(overrides, message):
     params = AdderSearchTreeParams(leaves=4)
     with pytest.raises(ValueError, match=message):

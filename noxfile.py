@@ -1,0 +1,63 @@
+"""nox sessions: tests, lint, demo, cosim (per simulator), bench.
+
+Every session installs the project into its own virtual environment, so a machine needs only
+Python and ``pip install nox``. uv is used as the venv backend when it is installed.
+"""
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+SIMULATORS = ("icarus", "verilator")
+
+
+def install(session, *extras):
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+def pytest_workers():
+    return os.environ.get("RTNERF_TEST_WORKERS", str(max(1, min(os.cpu_count() or 1, 4))))
+
+
+@nox.session
+def tests(session):
+    """The full test suite, co-simulation on both simulators included."""
+    install(session, "dev")
+    session.run("pytest", "-n", pytest_workers(), "--durations=15", *session.posargs)
+
+
+@nox.session
+def lint(session):
+    """ruff: lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session):
+    """The main job on the default design: Verilog, cosim on every simulator, report."""
+    install(session)
+    session.run("rtnerf", "demo", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("simulator", SIMULATORS)
+def cosim(session, simulator):
+    """Only the co-simulation tests, on one simulator."""
+    install(session, "dev")
+    session.run("pytest", "-m", "cosim", "-k", simulator, "-n", pytest_workers(),
+                *session.posargs)
+
+
+@nox.session
+def bench(session):
+    """Benchmarks: storage study and decoder/encoder throughput (writes benchmarks/results/)."""
+    install(session)
+    session.run("python", "benchmarks/storage_study.py")
+    session.run("python", "benchmarks/decode_bench.py")

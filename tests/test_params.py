@@ -1,0 +1,76 @@
+"""Params: validation messages, YAML loading, unknown keys, round trips, shipped configs."""
+
+from pathlib import Path
+
+import pytest
+
+from rtnerf.errors import ConfigError
+from rtnerf.params import AdderSearchTreeParams
+from rtnerf.registry import BLOCKS, get_block
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks"
+
+
+@pytest.mark.parametrize(("fields", "error", "message"), [
+    ({"leaves": 3}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 3$"),
+    ({"leaves": 512}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 512$"),
+    ({"leaves": 2}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 2$"),
+    ({"leaves": "16"}, TypeError, r"^`leaves` must be an integer, not '16'$"),
+    ({"leaves": True}, TypeError, r"^`leaves` must be an integer, not True$"),
+    ({"coord_width": 0}, ValueError, r"^`coord_width` must be an integer from 1 to 32, not 0$"),
+    ({"tag_width": 33}, ValueError, r"^`tag_width` must be an integer from 1 to 32, not 33$"),
+])
+def test_adder_search_tree_params_rejects(fields, error, message):
+    with pytest.raises(error, match=message):
+        AdderSearchTreeParams(**fields)
+
+
+def test_derived_values():
+    p = AdderSearchTreeParams(leaves=256, coord_width=4)
+    assert (p.depth, p.index_width, p.key_width, p.latency) == (8, 9, 9, 17)
+    assert AdderSearchTreeParams(leaves=4).latency == 5
+
+
+def test_yaml_round_trip(tmp_path):
+    p = AdderSearchTreeParams(leaves=64, coord_width=10, tag_width=3)
+    path = tmp_path / "p.yaml"
+    path.write_text(p.to_yaml())
+    assert AdderSearchTreeParams.from_yaml(path) == p
+    assert AdderSearchTreeParams.from_json(p.to_json()) == p
+    assert p.digest() != AdderSearchTreeParams().digest()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("version: 1\nleavs: 4\n", r"unknown key `leavs` in adder_search_tree params; allowed: "
+                              r"leaves, coord_width, tag_width$"),
+    ("leaves: 4\n", r"a config must be a mapping with a `version:` key$"),
+    ("version: 2\nleaves: 4\n", r"`version` must be 1, not 2$"),
+    ("version: 1\nkind: encoding\n", r"`kind` must be 'adder_search_tree' for these params"),
+    ("version: 1\nleaves: 3\n", r"p.yaml: `leaves` must be a power of two from 4 to 256"),
+    ("version: 1\nleaves: [4\n", r"p.yaml: not valid YAML"),
+    ("- 1\n- 2\n", r"a config must be a mapping"),
+])
+def test_yaml_errors(tmp_path, text, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        AdderSearchTreeParams.from_yaml(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read config"):
+        AdderSearchTreeParams.from_yaml(tmp_path / "nope.yaml")
+
+
+def test_every_block_ships_a_default_config_equal_to_its_defaults():
+    for name, block in BLOCKS.items():
+        default = CONFIGS / name / "default.yaml"
+        assert default.is_file(), f"{name} has no configs/blocks/{name}/default.yaml"
+        assert block.load_params(default) == block.load_params(None)
+        for path in (CONFIGS / name).glob("*.yaml"):
+            block.load_params(path)  # every shipped config is valid
+
+
+def test_unknown_block():
+    with pytest.raises(ConfigError, match=r"^unknown block 'nope'; available: adder_search_tree"):
+        get_block("nope")
