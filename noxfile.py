@@ -51,8 +51,7 @@ def demo(session):
 def cosim(session, simulator):
     """Only the co-simulation tests, on one simulator."""
     install(session, "dev")
-    session.run("pytest", "-m", "cosim", "-k", simulator, "-n", pytest_workers(),
-                *session.posargs)
+    session.run("pytest", "-m", "cosim", "-k", simulator, "-n", pytest_workers(), *session.posargs)
 
 
 @nox.session

@@ -56,26 +56,34 @@ class AdderSearchTree(wiring.Component):
         self.params = params
         p = params
         op_shape = Shape.cast(Op)
-        self.query_layout = data.StructLayout({
-            "op": op_shape,
-            "word": data.UnionLayout({
-                "bitmap": unsigned(p.leaves),
-                "coords": data.ArrayLayout(unsigned(p.coord_width), p.leaves),
-            }),
-            "key": unsigned(p.key_width),
-            "count": unsigned(p.index_width),
-            "tag": unsigned(p.tag_width),
-        })
-        self.result_layout = data.StructLayout({
-            "op": op_shape,
-            "hit": unsigned(1),
-            "index": unsigned(p.index_width),
-            "tag": unsigned(p.tag_width),
-        })
-        super().__init__({
-            "i_query": In(stream.Signature(self.query_layout)),
-            "o_result": Out(stream.Signature(self.result_layout)),
-        })
+        self.query_layout = data.StructLayout(
+            {
+                "op": op_shape,
+                "word": data.UnionLayout(
+                    {
+                        "bitmap": unsigned(p.leaves),
+                        "coords": data.ArrayLayout(unsigned(p.coord_width), p.leaves),
+                    }
+                ),
+                "key": unsigned(p.key_width),
+                "count": unsigned(p.index_width),
+                "tag": unsigned(p.tag_width),
+            }
+        )
+        self.result_layout = data.StructLayout(
+            {
+                "op": op_shape,
+                "hit": unsigned(1),
+                "index": unsigned(p.index_width),
+                "tag": unsigned(p.tag_width),
+            }
+        )
+        super().__init__(
+            {
+                "i_query": In(stream.Signature(self.query_layout)),
+                "o_result": Out(stream.Signature(self.result_layout)),
+            }
+        )
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()
@@ -150,10 +158,10 @@ class AdderSearchTree(wiring.Component):
             ors = [Signal(1, name=f"or_l{u}_{j}") for j in range(n)]
             with m.If(ready[u]):
                 m.d.sync += valid[u].eq(valid[u - 1])
-                advance(u, {**prev_regs, "left": {
-                    **prev_regs["left"], u - 1: prev_sums[0::2]}}, regs)
-                m.d.sync += [sums[j].eq(prev_sums[2 * j] + prev_sums[2 * j + 1])
-                             for j in range(n)]
+                advance(
+                    u, {**prev_regs, "left": {**prev_regs["left"], u - 1: prev_sums[0::2]}}, regs
+                )
+                m.d.sync += [sums[j].eq(prev_sums[2 * j] + prev_sums[2 * j + 1]) for j in range(n)]
                 m.d.sync += [ors[j].eq(prev_ors[2 * j] | prev_ors[2 * j + 1]) for j in range(n)]
         total, any_eq = sums[0], ors[0]
 
@@ -186,7 +194,12 @@ class AdderSearchTree(wiring.Component):
                     new_found.eq(found),
                 ]
             path, residual, total, any_eq, found = (
-                new_path, regs["key"], new_total, new_any, new_found)
+                new_path,
+                regs["key"],
+                new_total,
+                new_any,
+                new_found,
+            )
 
         is_select = regs["op"] == Op.SELECT
         m.d.comb += [

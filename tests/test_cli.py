@@ -27,25 +27,34 @@ def test_generate_lints_clean_under_verilator(tmp_path):
     assert "/work/" not in text and ".py" not in text  # emit_src=False: no source paths
     need_simulator("verilator")
     toolchain.setup_path()
-    lint = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", str(out)],
-                          capture_output=True, text=True)
+    lint = subprocess.run(
+        ["verilator", "--lint-only", "-Wno-fatal", str(out)], capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stderr
     assert "%Error" not in lint.stderr
 
 
 def run_cli(*args):
     """Run the CLI in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "rtnerf", *args], capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "rtnerf", *args], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("version: 1\nleaves: 3\n",
-     "rtnerf: error: {path}: `leaves` must be a power of two from 4 to 256, not 3"),
-    ("version: 1\nleaves: 4\nfoo: 1\n",
-     "rtnerf: error: {path}: unknown key `foo` in adder_search_tree params; allowed: leaves, "
-     "coord_width, tag_width"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "version: 1\nleaves: 3\n",
+            "rtnerf: error: {path}: `leaves` must be a power of two from 4 to 256, not 3",
+        ),
+        (
+            "version: 1\nleaves: 4\nfoo: 1\n",
+            (
+                "rtnerf: error: {path}: unknown key `foo` in adder_search_tree params; "
+                "allowed: leaves, coord_width, tag_width"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("command", ["generate", "sim"])
 def test_bad_config_is_one_line(tmp_path, text, message, command):
     path = tmp_path / "bad.yaml"
@@ -58,16 +67,31 @@ def test_bad_config_is_one_line(tmp_path, text, message, command):
 def test_unknown_block_is_one_line():
     proc = run_cli("generate", "nope")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "rtnerf: error: unknown block 'nope'; available: " \
-                                  "adder_search_tree"
+    assert (
+        proc.stderr.strip() == "rtnerf: error: unknown block 'nope'; available: adder_search_tree"
+    )
 
 
 @pytest.mark.cosim
 def test_sim_writes_summary(simulator, tmp_path):
     run_dir = tmp_path / "run"
-    code = main(["sim", "adder_search_tree", "-c", str(CONFIGS / "w4.yaml"),
-                 "--simulator", simulator, "--seed", "7", "--count", "40", "--waves",
-                 "-o", str(run_dir)])
+    code = main(
+        [
+            "sim",
+            "adder_search_tree",
+            "-c",
+            str(CONFIGS / "w4.yaml"),
+            "--simulator",
+            simulator,
+            "--seed",
+            "7",
+            "--count",
+            "40",
+            "--waves",
+            "-o",
+            str(run_dir),
+        ]
+    )
     assert code == 0
     summary = json.loads((run_dir / "summary.json").read_text())
     assert {"block", "simulator", "seed", "transactions", "mismatches", "cycles"} <= set(summary)

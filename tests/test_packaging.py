@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"rtnerf": "rtnerf", "rtl": "rtnerf.rtl", "sim": "rtnerf.sim",
-           "models": "rtnerf.models", "workloads": "rtnerf.workloads"}
+FOLDERS = {
+    "rtnerf": "rtnerf",
+    "rtl": "rtnerf.rtl",
+    "sim": "rtnerf.sim",
+    "models": "rtnerf.models",
+    "workloads": "rtnerf.workloads",
+}
 
 
 def source_packages():
@@ -25,16 +30,41 @@ def source_packages():
 @pytest.mark.slow
 def test_wheel_has_and_imports_every_subpackage(tmp_path):
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                    str(dist), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = dist.glob("rtnerf-*.whl")
     members = zipfile.ZipFile(wheel).namelist()
     packages = source_packages()
     for package in packages:
         assert f"{package.replace('.', '/')}/__init__.py" in members, package
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
-                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     code = (
         "import importlib, sys\n"
         f"for name in {packages!r}:\n"
@@ -44,7 +74,8 @@ def test_wheel_has_and_imports_every_subpackage(tmp_path):
         "sys.exit(main(['blocks']))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "adder_search_tree" in proc.stdout

@@ -11,15 +11,18 @@ from rtnerf.registry import BLOCKS, get_block
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks"
 
 
-@pytest.mark.parametrize(("fields", "error", "message"), [
-    ({"leaves": 3}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 3$"),
-    ({"leaves": 512}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 512$"),
-    ({"leaves": 2}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 2$"),
-    ({"leaves": "16"}, TypeError, r"^`leaves` must be an integer, not '16'$"),
-    ({"leaves": True}, TypeError, r"^`leaves` must be an integer, not True$"),
-    ({"coord_width": 0}, ValueError, r"^`coord_width` must be an integer from 1 to 32, not 0$"),
-    ({"tag_width": 33}, ValueError, r"^`tag_width` must be an integer from 1 to 32, not 33$"),
-])
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"leaves": 3}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 3$"),
+        ({"leaves": 512}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 512$"),
+        ({"leaves": 2}, ValueError, r"^`leaves` must be a power of two from 4 to 256, not 2$"),
+        ({"leaves": "16"}, TypeError, r"^`leaves` must be an integer, not '16'$"),
+        ({"leaves": True}, TypeError, r"^`leaves` must be an integer, not True$"),
+        ({"coord_width": 0}, ValueError, r"^`coord_width` must be an integer from 1 to 32, not 0$"),
+        ({"tag_width": 33}, ValueError, r"^`tag_width` must be an integer from 1 to 32, not 33$"),
+    ],
+)
 def test_adder_search_tree_params_rejects(fields, error, message):
     with pytest.raises(error, match=message):
         AdderSearchTreeParams(**fields)
@@ -40,16 +43,24 @@ def test_yaml_round_trip(tmp_path):
     assert p.digest() != AdderSearchTreeParams().digest()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("version: 1\nleavs: 4\n", r"unknown key `leavs` in adder_search_tree params; allowed: "
-                              r"leaves, coord_width, tag_width$"),
-    ("leaves: 4\n", r"a config must be a mapping with a `version:` key$"),
-    ("version: 2\nleaves: 4\n", r"`version` must be 1, not 2$"),
-    ("version: 1\nkind: encoding\n", r"`kind` must be 'adder_search_tree' for these params"),
-    ("version: 1\nleaves: 3\n", r"p.yaml: `leaves` must be a power of two from 4 to 256"),
-    ("version: 1\nleaves: [4\n", r"p.yaml: not valid YAML"),
-    ("- 1\n- 2\n", r"a config must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "version: 1\nleavs: 4\n",
+            (
+                r"unknown key `leavs` in adder_search_tree params; allowed: "
+                r"leaves, coord_width, tag_width$"
+            ),
+        ),
+        ("leaves: 4\n", r"a config must be a mapping with a `version:` key$"),
+        ("version: 2\nleaves: 4\n", r"`version` must be 1, not 2$"),
+        ("version: 1\nkind: encoding\n", r"`kind` must be 'adder_search_tree' for these params"),
+        ("version: 1\nleaves: 3\n", r"p.yaml: `leaves` must be a power of two from 4 to 256"),
+        ("version: 1\nleaves: [4\n", r"p.yaml: not valid YAML"),
+        ("- 1\n- 2\n", r"a config must be a mapping"),
+    ],
+)
 def test_yaml_errors(tmp_path, text, message):
     path = tmp_path / "p.yaml"
     path.write_text(text)

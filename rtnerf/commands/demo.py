@@ -14,13 +14,19 @@ from .sim import format_summary, positive_int
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    p = sub.add_parser("demo", help="generate, co-simulate and report every block at its "
-                       "default design point",
-                       description="For every registered block at its default params: write "
-                       "Verilog, co-simulate it on every available simulator against the "
-                       "golden model, and print a report (also RUN_DIR/report.json).")
-    p.add_argument("--count", type=positive_int, default=2000,
-                   help="random transactions per operation per simulator (default 2000)")
+    p = sub.add_parser(
+        "demo",
+        help="generate, co-simulate and report every block at its default design point",
+        description="For every registered block at its default params: write "
+        "Verilog, co-simulate it on every available simulator against the "
+        "golden model, and print a report (also RUN_DIR/report.json).",
+    )
+    p.add_argument(
+        "--count",
+        type=positive_int,
+        default=2000,
+        help="random transactions per operation per simulator (default 2000)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("-o", "--output", type=Path, default=Path("runs/demo"), metavar="RUN_DIR")
     p.set_defaults(func=run)
@@ -33,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
-    report = {"machine": f"{platform.node()} {platform.machine()} {platform.system()}",
-              "blocks": []}
+    report = {
+        "machine": f"{platform.node()} {platform.machine()} {platform.system()}",
+        "blocks": [],
+    }
     lines = ["rtnerf demo: every block at its default design point", ""]
     ok = True
     for name, block in sorted(BLOCKS.items()):
@@ -45,25 +53,32 @@ def run(args: argparse.Namespace) -> int:
         verilog.write_text(verilog_path(block, params).read_text())
         (out / name / "config.yaml").write_text(params.to_yaml())
         lines.append(f"{name}  {json.dumps(params.to_dict())}")
-        lines.append(f"  verilog: {verilog} ({len(verilog.read_text().splitlines())} lines, "
-                     f"{time.perf_counter() - start:.1f} s)")
-        entry = {"block": name, "params": params.to_dict(), "verilog": str(verilog),
-                 "cosim": []}
+        lines.append(
+            f"  verilog: {verilog} ({len(verilog.read_text().splitlines())} lines, "
+            f"{time.perf_counter() - start:.1f} s)"
+        )
+        entry = {"block": name, "params": params.to_dict(), "verilog": str(verilog), "cosim": []}
         for simulator in SIMULATORS:
             reason = unavailable_reason(simulator)
             if reason:
                 lines.append(f"  {simulator}: skipped, {reason}")
                 entry["cosim"].append({"simulator": simulator, "skipped": reason})
                 continue
-            summary = cosim(build(block, params, simulator), run_dir=out / name / simulator,
-                            seed=args.seed, count=args.count)
+            summary = cosim(
+                build(block, params, simulator),
+                run_dir=out / name / simulator,
+                seed=args.seed,
+                count=args.count,
+            )
             ok &= summary["passed"]
             lines.append("  " + format_summary(summary))
             for rec in summary["records"]:
                 if "latency" in rec:
-                    lines.append(f"    latency {rec['latency']} cycles (stated "
-                                 f"{rec['stated_latency']}), {rec['results_per_cycle']:.2f} "
-                                 "results/cycle at full rate")
+                    lines.append(
+                        f"    latency {rec['latency']} cycles (stated "
+                        f"{rec['stated_latency']}), {rec['results_per_cycle']:.2f} "
+                        "results/cycle at full rate"
+                    )
             entry["cosim"].append({k: v for k, v in summary.items() if k != "records"})
         report["blocks"].append(entry)
         lines.append("")

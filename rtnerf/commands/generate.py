@@ -12,18 +12,31 @@ from ..registry import BLOCKS, get_block
 def add_block_arguments(p: argparse.ArgumentParser) -> None:
     """The ``BLOCK`` and ``-c CONFIG.yaml`` arguments shared by block commands."""
     p.add_argument("block", metavar="BLOCK", help=f"one of: {', '.join(sorted(BLOCKS))}")
-    p.add_argument("-c", "--config", type=Path, metavar="CONFIG.yaml",
-                   help="params of the block (YAML with `version:`); defaults if omitted")
+    p.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="CONFIG.yaml",
+        help="params of the block (YAML with `version:`); defaults if omitted",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``generate`` subcommand."""
-    p = sub.add_parser("generate", help="write a block's Verilog",
-                       description="Elaborate a block at a design point and write Verilog "
-                       "(module named after the block, no source attributes).")
+    p = sub.add_parser(
+        "generate",
+        help="write a block's Verilog",
+        description="Elaborate a block at a design point and write Verilog "
+        "(module named after the block, no source attributes).",
+    )
     add_block_arguments(p)
-    p.add_argument("-o", "--output", type=Path, metavar="OUT.v",
-                   help="file to write (default: standard output)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT.v",
+        help="file to write (default: standard output)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)
-        print(f"wrote {args.output} ({block.name}, {len(text.splitlines())} lines, "
-              f"params {params.digest()})", file=sys.stderr)
+        print(
+            f"wrote {args.output} ({block.name}, {len(text.splitlines())} lines, "
+            f"params {params.digest()})",
+            file=sys.stderr,
+        )
     return 0

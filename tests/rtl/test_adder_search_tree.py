@@ -12,10 +12,18 @@ from rtnerf.rtl.adder_search_tree import AdderSearchTree
 
 def _payload(batch: QueryBatch, n: int, params) -> dict:
     words = batch.words[n]
-    word = ({"coords": [int(c) for c in words]} if batch.op[n] == Op.SEARCH
-            else {"bitmap": int(sum(int(b) << i for i, b in enumerate(words)))})
-    return {"op": int(batch.op[n]), "word": word, "key": int(batch.key[n]),
-            "count": int(batch.count[n]), "tag": n % (1 << params.tag_width)}
+    word = (
+        {"coords": [int(c) for c in words]}
+        if batch.op[n] == Op.SEARCH
+        else {"bitmap": int(sum(int(b) << i for i, b in enumerate(words)))}
+    )
+    return {
+        "op": int(batch.op[n]),
+        "word": word,
+        "key": int(batch.key[n]),
+        "count": int(batch.count[n]),
+        "tag": n % (1 << params.tag_width),
+    }
 
 
 def simulate(params, batch, *, seed, p_valid=1.0, p_ready=1.0):
@@ -30,8 +38,7 @@ def simulate(params, batch, *, seed, p_valid=1.0, p_ready=1.0):
             ctx.set(dut.i_query.payload, _payload(batch, n, params))
             while True:
                 ctx.set(dut.i_query.valid, bool(rng.random() < p_valid))
-                _, _, valid, ready = await ctx.tick().sample(dut.i_query.valid,
-                                                             dut.i_query.ready)
+                _, _, valid, ready = await ctx.tick().sample(dut.i_query.valid, dut.i_query.ready)
                 if valid and ready:
                     break
         ctx.set(dut.i_query.valid, 0)
@@ -40,7 +47,8 @@ def simulate(params, batch, *, seed, p_valid=1.0, p_ready=1.0):
         while len(results) < len(batch):
             ctx.set(dut.o_result.ready, bool(rng.random() < p_ready))
             _, _, valid, ready, payload = await ctx.tick().sample(
-                dut.o_result.valid, dut.o_result.ready, dut.o_result.payload)
+                dut.o_result.valid, dut.o_result.ready, dut.o_result.payload
+            )
             cycles[0] += 1
             if valid and ready:
                 results.append((payload.hit, payload.index, payload.tag))
