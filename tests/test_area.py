@@ -1,0 +1,133 @@
+"""``rtnerf area``: real Yosys synthesis of the adder & search tree, stat parsing, CLI errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rtnerf import synth
+from rtnerf.cli import main
+from rtnerf.registry import get_block
+from rtnerf.sim.runner import verilog_path
+
+BLOCK = get_block("adder_search_tree")
+
+
+def _yosys():
+    try:
+        return synth.find_yosys()
+    except synth.YosysNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def areas(tmp_path_factory):
+    """Summaries for (target, leaves) in {generic, ice40} x {4, 16}."""
+    yosys = _yosys()
+    out = {}
+    for target in ("generic", "ice40"):
+        for leaves in (4, 16):
+            params = BLOCK.params(leaves=leaves)
+            work = tmp_path_factory.mktemp(f"{target}{leaves}")
+            result = synth.synthesize(
+                verilog_path(BLOCK, params), BLOCK.name, target, work, yosys=yosys
+            )
+            out[target, leaves] = (params, result)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["generic", "ice40"])
+def test_counts_positive_and_plausible(areas, target):
+    params, result = areas[target, 4]
+    s = result.summary
+    assert s["cells"] > 0
+    assert s["ffs"] >= params.latency  # at least one valid bit per pipeline stage
+    if target == "ice40":
+        assert s["luts"] > 0 and s["carries"] > 0
+        assert s["cells"] == sum(result.stat["num_cells_by_type"].values())
+    else:
+        assert s["gates"] > 0
+        assert s["gates"] + s["ffs"] == s["cells"]
+    # The text and JSON forms of `stat` agree.
+    text = synth.parse_stat_text(result.stat_text)
+    assert text["num_cells"] == s["cells"]
+    assert text["num_cells_by_type"] == result.stat["num_cells_by_type"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["generic", "ice40"])
+def test_larger_tree_is_larger(areas, target):
+    small, large = areas[target, 4][1].summary, areas[target, 16][1].summary
+    assert large["cells"] > small["cells"]
+    assert large["ffs"] > small["ffs"]
+
+
+@pytest.mark.slow
+def test_cli_writes_area_json(tmp_path, capsys):
+    _yosys()
+    cfg = tmp_path / "w4.yaml"
+    cfg.write_text("version: 1\nkind: adder_search_tree\nleaves: 4\n")
+    run_dir = tmp_path / "run"
+    argv = ["area", "adder_search_tree", "-c", str(cfg), "--target", "ice40", "-o", str(run_dir)]
+    assert main(argv) == 0
+    record = json.loads((run_dir / "area.json").read_text())
+    assert record["version"] == 1
+    assert record["block"] == "adder_search_tree"
+    assert record["params"]["leaves"] == 4
+    assert record["target"] == "ice40"
+    assert record["tool"]["version"]
+    assert record["summary"]["luts"] > 0
+    assert "SB_LUT4" in (run_dir / "stat.txt").read_text()
+    assert "luts" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_target():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rtnerf", "area", "adder_search_tree", "--target", "xilinx"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "invalid choice: 'xilinx'" in proc.stderr
+
+
+def test_synthesize_rejects_bad_target(tmp_path):
+    with pytest.raises(synth.SynthError, match="unknown target 'ecp5'"):
+        synth.synthesize(tmp_path / "x.v", "x", "ecp5", tmp_path)
+
+
+def test_old_system_yosys_is_rejected(tmp_path, monkeypatch):
+    fake = tmp_path / "yosys"
+    fake.write_text("#!/bin/sh\necho 'Yosys 0.23 (git sha1 7ce5011c24b)'\n")
+    fake.chmod(0o755)
+    with pytest.raises(synth.YosysNotFoundError, match=r"Yosys 0\.23, too old.*rtnerf\[synth\]"):
+        synth.find_yosys(str(fake))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(synth.YosysNotFoundError, match="too old"):
+        synth.find_yosys("system")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Yosys >= 0.47 layout
+        (
+            "=== top ===\n\n  298 wires\n    8 ports\n  473 cells\n  114   SB_CARRY\n"
+            "  158   SB_DFFESR\n  201   SB_LUT4\n"
+        ),
+        # Yosys 0.40 layout
+        (
+            "=== top ===\n\n   Number of wires:   298\n   Number of ports:     8\n"
+            "   Number of cells:   473\n     SB_CARRY   114\n     SB_DFFESR   158\n"
+            "     SB_LUT4   201\n"
+        ),
+    ],
+)
+def test_parse_stat_text_layouts(text):
+    stat = synth.parse_stat_text(text)
+    assert stat["num_cells"] == 473 and stat["num_wires"] == 298
+    assert stat["num_cells_by_type"] == {"SB_CARRY": 114, "SB_DFFESR": 158, "SB_LUT4": 201}
+    s = synth.summarize(stat, "ice40")
+    assert (s["luts"], s["carries"], s["ffs"]) == (201, 114, 158)
