@@ -57,7 +57,17 @@ async def reset(dut, cycles: int = 2) -> None:
     dut.rst.value = 0
 
 
-class StreamSource:
+class _StreamPort:
+    """The ``payload``/``valid``/``ready`` handles of one stream port and a cycle count."""
+
+    def __init__(self, dut, name: str):
+        self.valid = getattr(dut, f"{name}__valid")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.ready = getattr(dut, f"{name}__ready")
+        self._cycle = 0
+
+
+class StreamSource(_StreamPort):
     """Drives a stream port from a queue of payload integers.
 
     Parameters
@@ -73,14 +83,11 @@ class StreamSource:
     """
 
     def __init__(self, dut, name: str, rng, idle: float = 0.0):
-        self.valid = getattr(dut, f"{name}__valid")
-        self.payload = getattr(dut, f"{name}__payload")
-        self.ready = getattr(dut, f"{name}__ready")
+        super().__init__(dut, name)
         self.rng, self.idle = rng, idle
         self.queue: deque[int] = deque()
         self.sent = 0
         self._offered = False
-        self._cycle = 0
         self.accept_cycles: list[int] = []  #: cycle of each accepted transfer
         self.valid.value = 0
 
@@ -104,7 +111,7 @@ class StreamSource:
         self._cycle += 1
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Consumes a stream port with random backpressure, passing each payload to ``on_data``.
 
     Parameters
@@ -124,13 +131,10 @@ class StreamSink:
     def __init__(
         self, dut, name: str, rng, on_data: Callable[[int], None], backpressure: float = 0.0
     ):
-        self.valid = getattr(dut, f"{name}__valid")
-        self.payload = getattr(dut, f"{name}__payload")
-        self.ready = getattr(dut, f"{name}__ready")
+        super().__init__(dut, name)
         self.rng, self.backpressure, self.on_data = rng, backpressure, on_data
         self.received = 0
         self._ready = False
-        self._cycle = 0
         self.receive_cycles: list[int] = []  #: cycle of each transfer
         self.ready.value = 0
 

@@ -127,11 +127,7 @@ def random_batch(
     coords = rng.integers(0, top, (per_op, w), dtype=np.uint64).astype(np.uint32)
     search_key = rng.integers(0, top, per_op).astype(np.uint32)
     for n in range(per_op):
-        row = (
-            np.sort(rng.choice(top, size=count[n], replace=False))
-            if top > 4 * w
-            else np.sort(rng.permutation(top)[: count[n]])
-        )
+        row = np.sort(rng.choice(top, size=count[n], replace=False))
         coords[n, : count[n]] = row
         if count[n] and rng.random() < 0.5:
             search_key[n] = row[rng.integers(count[n])]

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "-o",
-        "--run-dir",
+        "--output",
         type=Path,
         metavar="RUN_DIR",
         help="output folder (default: runs/area/BLOCK-PARAMS_DIGEST-TARGET)",
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     block = get_block(args.block)
     params = block.load_params(args.config)
     yosys = find_yosys(args.yosys)
-    run_dir = args.run_dir or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
+    run_dir = args.output or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
     result = synthesize(verilog_path(block, params), block.name, args.target, run_dir, yosys=yosys)
     record = {
         "version": AREA_JSON_VERSION,
