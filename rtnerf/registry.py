@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from .params import AdderSearchTreeParams, ConfigError, Params
+from .params import AdderSearchTreeParams, ConfigError, Params, SparseSearchUnitParams
 
 __all__ = ["BLOCKS", "Block", "get_block"]
 
@@ -70,6 +70,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.adder_search_tree:AdderSearchTree",
             testbench="rtnerf.sim.tb.adder_search_tree",
             summary="dual-purpose bi-directional adder & search tree (RANK/SELECT/SEARCH)",
+        ),
+        Block(
+            name="sparse_search_unit",
+            params=SparseSearchUnitParams,
+            component="rtnerf.rtl.sparse_search_unit:SparseSearchUnit",
+            testbench="rtnerf.sim.tb.sparse_search_unit",
+            summary="high-density sparse search unit: P queries x K coordinates per cycle (COO)",
         ),
     ]
 }

@@ -24,6 +24,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 from ..params import Params
 
 __all__ = [
+    "COMBOS",
     "Scoreboard",
     "StreamSink",
     "StreamSource",
@@ -32,6 +33,9 @@ __all__ = [
     "tb_context",
     "write_record",
 ]
+
+#: (idle probability, backpressure probability) pairs every stream test runs under.
+COMBOS = [(0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)]
 
 
 def tb_context(params_cls: type[Params]) -> tuple[Params, dict[str, Any]]:

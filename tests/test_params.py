@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rtnerf.errors import ConfigError
-from rtnerf.params import AdderSearchTreeParams
+from rtnerf.params import AdderSearchTreeParams, SparseSearchUnitParams
 from rtnerf.registry import BLOCKS, get_block
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks"
@@ -85,3 +85,22 @@ def test_every_block_ships_a_default_config_equal_to_its_defaults():
 def test_unknown_block():
     with pytest.raises(ConfigError, match=r"^unknown block 'nope'; available: adder_search_tree"):
         get_block("nope")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lanes": 0}, r"^`lanes` must be an integer from 1 to 16, not 0$"),
+        ({"window": 65}, r"^`window` must be an integer from 1 to 64, not 65$"),
+        ({"index_width": 25}, r"^`index_width` must be an integer from 1 to 24, not 25$"),
+    ],
+)
+def test_sparse_search_unit_params_rejects(fields, message):
+    with pytest.raises(ValueError, match=message):
+        SparseSearchUnitParams(**fields)
+
+
+def test_sparse_search_unit_derived_values():
+    p = SparseSearchUnitParams(lanes=8, window=32, index_width=8)
+    assert (p.lane_count_width, p.window_count_width, p.max_row_length) == (4, 6, 255)
+    assert p.row_cycles(windows=3, groups=2) == 4

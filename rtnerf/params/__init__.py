@@ -3,6 +3,7 @@
 from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
 from .encoding import EncodingParams
+from .sparse_search_unit import SparseSearchUnitParams
 
 __all__ = [
     "CONFIG_VERSION",
@@ -11,6 +12,7 @@ __all__ = [
     "EncodingParams",
     "Op",
     "Params",
+    "SparseSearchUnitParams",
     "check_choice",
     "check_int",
 ]

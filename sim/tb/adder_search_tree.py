@@ -17,6 +17,7 @@ from ...models.golden.adder_search_tree import QueryBatch, evaluate
 from ...params.adder_search_tree import AdderSearchTreeParams, Op
 from ...rtl.adder_search_tree import AdderSearchTree
 from ..stream import (
+    COMBOS,
     Scoreboard,
     StreamSink,
     StreamSource,
@@ -26,7 +27,8 @@ from ..stream import (
     write_record,
 )
 
-COMBOS = [(0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)]
+#: The cocotb tests of this module; the stream tests share ``count`` between them.
+TESTS = ["test_latency_and_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
 
 
 def _pack_rows(values: np.ndarray, width: int) -> list[int]:
