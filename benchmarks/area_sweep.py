@@ -1,8 +1,9 @@
-"""Area of the adder & search tree against tree width W, synthesised with Yosys.
+"""Area of the decode blocks against their size parameters, synthesised with Yosys.
 
-For W = 4..256 (powers of two) and both targets (``generic`` gates + flip-flops, ``ice40``
-LUT4/CARRY/DFF), synthesise the block at default coord/tag widths with :mod:`rtnerf.synth` and
-record cells, gates or LUTs, carries, flip-flops and the Yosys wall time per point.
+The adder & search tree for W = 4..256 (powers of two) and the sparse search unit over a grid of
+lanes P and window K, both targets (``generic`` gates + flip-flops, ``ice40``
+LUT4/CARRY/DFF), at default coordinate/tag widths, through :mod:`rtnerf.synth`: cells, gates or
+LUTs, carries, flip-flops, memory bits and the Yosys wall time per point.
 
 Writes ``benchmarks/results/area_sweep.csv`` and ``.png``. Needs ``pip install 'rtnerf[synth]'``
 (or a system Yosys >= 0.40).
@@ -27,10 +28,14 @@ from rtnerf.sim.runner import verilog_path
 from rtnerf.synth import find_yosys, synthesize
 
 TARGETS = ("generic", "ice40")
+#: (lanes P, window K) points of the sparse search unit.
+SSU_POINTS = ((1, 4), (2, 8), (4, 8), (4, 16), (8, 16), (8, 32), (16, 32))
 FIELDS = (
+    "block",
     "target",
     "leaves",
-    "latency",
+    "lanes",
+    "window",
     "cells",
     "gates",
     "luts",
@@ -50,24 +55,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
-    block = get_block("adder_search_tree")
     yosys = find_yosys(args.yosys)
-    leaves = [w for w in (4, 8, 16, 32, 64, 128, 256) if w <= args.max_leaves]
-    points = [(t, w) for w in leaves for t in TARGETS]
+    tree, ssu = get_block("adder_search_tree"), get_block("sparse_search_unit")
+    designs = [
+        (tree, tree.params(leaves=w)) for w in (4, 8, 16, 32, 64, 128, 256) if w <= args.max_leaves
+    ]
+    designs += [(ssu, ssu.params(lanes=p, window=k)) for p, k in SSU_POINTS]
+    points = [(t, n) for n in range(len(designs)) for t in TARGETS]
     # Generate Verilog serially (cached, Amaranth is not re-entrant across threads).
-    sources = {w: verilog_path(block, block.params(leaves=w)) for w in leaves}
+    sources = [verilog_path(block, params) for block, params in designs]
 
     with tempfile.TemporaryDirectory(prefix="area_sweep_") as tmp:
 
         def one(point):
-            target, w = point
-            work = Path(tmp, f"{target}-{w}")
-            r = synthesize(sources[w], block.name, target, work, yosys=yosys)
+            target, n = point
+            block, params = designs[n]
+            work = Path(tmp, f"{block.name}-{params.digest()}-{target}")
+            r = synthesize(sources[n], block.name, target, work, yosys=yosys)
             s = r.summary
             row = {
+                "block": block.name,
                 "target": target,
-                "leaves": w,
-                "latency": block.params(leaves=w).latency,
+                "leaves": getattr(params, "leaves", ""),
+                "lanes": getattr(params, "lanes", ""),
+                "window": getattr(params, "window", ""),
                 "cells": s["cells"],
                 "gates": s.get("gates", ""),
                 "luts": s.get("luts", ""),
@@ -83,11 +94,10 @@ def main() -> None:
         with ThreadPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(one, points))
 
-    rows.sort(key=lambda r: (r["target"], r["leaves"]))
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "area_sweep.csv", "w", newline="") as f:
         f.write(
-            f"# adder_search_tree area vs W (coord_width 16, tag_width 8); "
+            f"# decode block area (coord_width 16, tag_width 8, index_width 16); "
             f"{yosys.kind} Yosys {yosys.version}; {platform.node()} {platform.machine()}, "
             f"{os.cpu_count()} CPUs, {args.jobs} jobs\n"
         )
@@ -95,24 +105,35 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
 
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    for target, key, style in [
-        ("generic", "cells", "o-"),
-        ("generic", "ffs", "o--"),
-        ("ice40", "cells", "s-"),
-        ("ice40", "luts", "s-."),
-        ("ice40", "ffs", "s--"),
-    ]:
-        pts = [(r["leaves"], r[key]) for r in rows if r["target"] == target]
-        ax.plot(*zip(*pts, strict=True), style, label=f"{target} {key}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("tree width W (leaves)")
-    ax.set_ylabel("count")
-    ax.set_title(f"adder_search_tree area vs W (Yosys {yosys.version})")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2)
+    panels = [
+        (left, "adder_search_tree", lambda r: r["leaves"], "tree width W (leaves)"),
+        (
+            right,
+            "sparse_search_unit",
+            lambda r: r["lanes"] * r["window"],
+            "comparator lanes x window (P*K)",
+        ),
+    ]
+    for ax, name, size, xlabel in panels:
+        for target, key, style in [
+            ("generic", "cells", "o-"),
+            ("ice40", "cells", "s-"),
+            ("ice40", "luts", "s-."),
+            ("ice40", "ffs", "s--"),
+        ]:
+            pts = sorted(
+                (size(r), r[key]) for r in rows if r["block"] == name and r["target"] == target
+            )
+            ax.plot(*zip(*pts, strict=True), style, label=f"{target} {key}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("count")
+        ax.set_title(f"{name} (Yosys {yosys.version})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out / "area_sweep.png", dpi=110)
 
