@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import cocotb_tools
 from filelock import FileLock
 
 from .. import __version__
@@ -153,6 +154,9 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
         simulator,
         str(waves),
         metadata.version("cocotb"),
+        # Models link to (Verilator) or load (Icarus) the cocotb of the building environment:
+        # a model built in another venv must not be reused.
+        str(Path(cocotb_tools.__file__).resolve().parent),
         *(
             (metadata.version("verilator"), toolchain.verilator_opt())
             if simulator == "verilator"

@@ -79,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
                         f"{rec['stated_latency']}), {rec['results_per_cycle']:.2f} "
                         "results/cycle at full rate"
                     )
+                if "stated_cycles" in rec:
+                    lines.append(
+                        f"    full rate: {rec['measured_cycles']} cycles (stated "
+                        f"{rec['stated_cycles']}) for {rec['rows']} rows, "
+                        f"{rec['queries_per_cycle']:.2f} queries/cycle"
+                    )
             entry["cosim"].append({k: v for k, v in summary.items() if k != "records"})
         report["blocks"].append(entry)
         lines.append("")
