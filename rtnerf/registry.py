@@ -12,7 +12,13 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from .params import AdderSearchTreeParams, ConfigError, Params, SparseSearchUnitParams
+from .params import (
+    AdderSearchTreeParams,
+    ConfigError,
+    HybridRowDecoderParams,
+    Params,
+    SparseSearchUnitParams,
+)
 
 __all__ = ["BLOCKS", "Block", "get_block"]
 
@@ -77,6 +83,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.sparse_search_unit:SparseSearchUnit",
             testbench="rtnerf.sim.tb.sparse_search_unit",
             summary="high-density sparse search unit: P queries x K coordinates per cycle (COO)",
+        ),
+        Block(
+            name="hybrid_row_decoder",
+            params=HybridRowDecoderParams,
+            component="rtnerf.rtl.hybrid_row_decoder:HybridRowDecoder",
+            testbench="rtnerf.sim.tb.hybrid_row_decoder",
+            summary="hybrid row decoder: element lookups and row expansion from the memory image",
         ),
     ]
 }

@@ -68,8 +68,8 @@ def test_unknown_block_is_one_line():
     proc = run_cli("generate", "nope")
     assert proc.returncode == 2
     assert (
-        proc.stderr.strip()
-        == "rtnerf: error: unknown block 'nope'; available: adder_search_tree, sparse_search_unit"
+        proc.stderr.strip() == "rtnerf: error: unknown block 'nope'; available: "
+        "adder_search_tree, hybrid_row_decoder, sparse_search_unit"
     )
 
 

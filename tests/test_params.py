@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rtnerf.errors import ConfigError
-from rtnerf.params import AdderSearchTreeParams, SparseSearchUnitParams
+from rtnerf.params import AdderSearchTreeParams, HybridRowDecoderParams, SparseSearchUnitParams
 from rtnerf.registry import BLOCKS, get_block
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks"
@@ -104,3 +104,36 @@ def test_sparse_search_unit_derived_values():
     p = SparseSearchUnitParams(lanes=8, window=32, index_width=8)
     assert (p.lane_count_width, p.window_count_width, p.max_row_length) == (4, 6, 255)
     assert p.row_cycles(windows=3, groups=2) == 4
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"leaves": 64, "word_width": 32},
+            r"^`leaves` must be a power of two from 4 to 32, not 64$",
+        ),
+        ({"columns": 1}, r"^`columns` must be an integer from 2 to 4096, not 1$"),
+        (
+            {"columns": 300, "coord_width": 8},
+            r"^`coord_width` 8 cannot address 300 columns; it must",
+        ),
+        ({"coo_capacity": 200}, r"^`coo_capacity` must be an integer from 1 to 128, not 200$"),
+        ({"entry_width": 48}, r"^`entry_width` must be one of 32, 64, not 48$"),
+    ],
+)
+def test_hybrid_row_decoder_params_rejects(fields, message):
+    with pytest.raises(ValueError, match=message):
+        HybridRowDecoderParams(**fields)
+
+
+def test_hybrid_row_decoder_derived_values():
+    p = HybridRowDecoderParams(columns=200, value_width=12, leaves=16, window=5)
+    # ceil(log2 200) = 8 bits per coordinate; COO is chosen below 200 / 8 = 25 entries.
+    assert (p.coord_bits, p.count_width, p.capacity, p.chunks) == (8, 9, 24, 13)
+    assert p.tree == AdderSearchTreeParams(leaves=16, coord_width=8, tag_width=4)
+    assert p.search_unit == SparseSearchUnitParams(
+        lanes=1, window=5, coord_width=8, index_width=9, tag_width=1
+    )
+    assert p.encoding(burst_bytes=64).coord_width is None
+    assert p.max_row_words == -(-200 * 13 // 64)

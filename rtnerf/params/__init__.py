@@ -3,6 +3,7 @@
 from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
 from .encoding import EncodingParams
+from .hybrid_row_decoder import HybridRowDecoderParams
 from .sparse_search_unit import SparseSearchUnitParams
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "AdderSearchTreeParams",
     "ConfigError",
     "EncodingParams",
+    "HybridRowDecoderParams",
     "Op",
     "Params",
     "SparseSearchUnitParams",

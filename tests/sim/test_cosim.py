@@ -23,6 +23,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "blocks"
 CORNERS = {
     "adder_search_tree": ["w4.yaml", "w256.yaml"],
     "sparse_search_unit": ["p1k4.yaml", "p8k32.yaml"],
+    "hybrid_row_decoder": ["narrow.yaml", "wide.yaml"],
 }
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
