@@ -1,9 +1,11 @@
 """Area of the decode blocks against their size parameters, synthesised with Yosys.
 
-The adder & search tree for W = 4..256 (powers of two) and the sparse search unit over a grid of
-lanes P and window K, both targets (``generic`` gates + flip-flops, ``ice40``
-LUT4/CARRY/DFF), at default coordinate/tag widths, through :mod:`rtnerf.synth`: cells, gates or
-LUTs, carries, flip-flops, memory bits and the Yosys wall time per point.
+The adder & search tree for W = 4..256 (powers of two), the sparse search unit over a grid of
+lanes P and window K, and the hybrid row decoder (default table shape: 128 columns of 16-bit
+values on a 64-bit bus) over tree width W and window K, both targets (``generic`` gates +
+flip-flops, ``ice40`` LUT4/CARRY/DFF), at default coordinate/tag widths, through
+:mod:`rtnerf.synth`: cells, gates or LUTs, carries, flip-flops, memory bits and the Yosys wall
+time per point.
 
 Writes ``benchmarks/results/area_sweep.csv`` and ``.png``. Needs ``pip install 'rtnerf[synth]'``
 (or a system Yosys >= 0.40).
@@ -30,6 +32,8 @@ from rtnerf.synth import find_yosys, synthesize
 TARGETS = ("generic", "ice40")
 #: (lanes P, window K) points of the sparse search unit.
 SSU_POINTS = ((1, 4), (2, 8), (4, 8), (4, 16), (8, 16), (8, 32), (16, 32))
+#: (leaves W, window K) points of the hybrid row decoder.
+DECODER_POINTS = ((4, 4), (8, 4), (8, 8), (16, 8), (16, 16), (32, 16), (64, 32))
 FIELDS = (
     "block",
     "target",
@@ -57,10 +61,12 @@ def main() -> None:
 
     yosys = find_yosys(args.yosys)
     tree, ssu = get_block("adder_search_tree"), get_block("sparse_search_unit")
+    decoder = get_block("hybrid_row_decoder")
     designs = [
         (tree, tree.params(leaves=w)) for w in (4, 8, 16, 32, 64, 128, 256) if w <= args.max_leaves
     ]
     designs += [(ssu, ssu.params(lanes=p, window=k)) for p, k in SSU_POINTS]
+    designs += [(decoder, decoder.params(leaves=w, window=k)) for w, k in DECODER_POINTS]
     points = [(t, n) for n in range(len(designs)) for t in TARGETS]
     # Generate Verilog serially (cached, Amaranth is not re-entrant across threads).
     sources = [verilog_path(block, params) for block, params in designs]
@@ -97,7 +103,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "area_sweep.csv", "w", newline="") as f:
         f.write(
-            f"# decode block area (coord_width 16, tag_width 8, index_width 16); "
+            f"# decode block area (tree and search unit: coord_width 16, tag_width 8, "
+            f"index_width 16; decoder: 128 columns, 16-bit values, 64-bit words); "
             f"{yosys.kind} Yosys {yosys.version}; {platform.node()} {platform.machine()}, "
             f"{os.cpu_count()} CPUs, {args.jobs} jobs\n"
         )
@@ -105,8 +112,8 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
 
-    fig = Figure(figsize=(11, 4.2))
-    left, right = fig.subplots(1, 2)
+    fig = Figure(figsize=(16, 4.2))
+    left, right, third = fig.subplots(1, 3)
     panels = [
         (left, "adder_search_tree", lambda r: r["leaves"], "tree width W (leaves)"),
         (
@@ -114,6 +121,12 @@ def main() -> None:
             "sparse_search_unit",
             lambda r: r["lanes"] * r["window"],
             "comparator lanes x window (P*K)",
+        ),
+        (
+            third,
+            "hybrid_row_decoder",
+            lambda r: r["leaves"] * r["window"],
+            "tree leaves x window (W*K)",
         ),
     ]
     for ax, name, size, xlabel in panels:

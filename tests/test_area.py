@@ -1,8 +1,9 @@
-"""``rtnerf area``: real Yosys synthesis of the adder & search tree, stat parsing, CLI errors."""
+"""``rtnerf area``: real Yosys synthesis of every block, stat parsing, CLI errors."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,28 @@ def test_cli_writes_area_json(tmp_path, capsys):
     assert record["summary"]["luts"] > 0
     assert "SB_LUT4" in (run_dir / "stat.txt").read_text()
     assert "luts" in capsys.readouterr().out
+
+
+SMALLEST = {
+    "adder_search_tree": "w4.yaml",
+    "sparse_search_unit": "p1k4.yaml",
+    "hybrid_row_decoder": "narrow.yaml",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALLEST))
+def test_every_block_synthesises(name, tmp_path):
+    from rtnerf.registry import BLOCKS
+
+    assert set(SMALLEST) == set(BLOCKS)
+    _yosys()
+    config = Path(__file__).resolve().parent.parent / "configs" / "blocks" / name / SMALLEST[name]
+    run_dir = tmp_path / "run"
+    assert main(["area", name, "-c", str(config), "-o", str(run_dir)]) == 0
+    record = json.loads((run_dir / "area.json").read_text())
+    assert record["block"] == name and record["target"] == "generic"
+    assert record["summary"]["gates"] > 0 and record["summary"]["ffs"] > 0
 
 
 def test_cli_rejects_bad_target():

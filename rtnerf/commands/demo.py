@@ -85,6 +85,16 @@ def run(args: argparse.Namespace) -> int:
                         f"{rec['stated_cycles']}) for {rec['rows']} rows, "
                         f"{rec['queries_per_cycle']:.2f} queries/cycle"
                     )
+                if "cycles_per_query" in rec:
+                    lines.append(
+                        f"    cycles per query at full rate, memory latency "
+                        f"{rec['memory_latency']} (all as stated):"
+                    )
+                    lines += [
+                        f"      {kind:<26} {v['mean']:7.1f} mean {v['max']:5d} max "
+                        f"({v['queries']} queries)"
+                        for kind, v in rec["cycles_per_query"].items()
+                    ]
             entry["cosim"].append({k: v for k, v in summary.items() if k != "records"})
         report["blocks"].append(entry)
         lines.append("")

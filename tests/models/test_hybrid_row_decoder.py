@@ -4,11 +4,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from naive.hybrid_row_decoder import reference
 
 from rtnerf.errors import ConfigError
 from rtnerf.models.cases.hybrid_row_decoder import directed_job, random_jobs
 from rtnerf.models.encoding import Format
-from rtnerf.models.golden.hybrid_row_decoder import Beat, Query, check_image, evaluate
+from rtnerf.models.golden.hybrid_row_decoder import Query, check_image, evaluate
 from rtnerf.models.golden.hybrid_row_decoder import query_cycles as golden_cycles
 from rtnerf.models.image import encode
 from rtnerf.params import HybridRowDecoderParams
@@ -18,18 +19,6 @@ PARAMS = [
     HybridRowDecoderParams(columns=48, value_width=8, word_width=32, entry_width=32, leaves=4),
     HybridRowDecoderParams(columns=256, value_width=8, word_width=128, leaves=16, window=4),
 ]
-
-
-def reference(table, formats, q: Query) -> list[Beat]:
-    """The beats read straight off the table (the naive reference)."""
-    row = table[q.row]
-    if not q.expand:
-        stored = formats[q.row] == Format.DENSE or row[q.col] != 0
-        return [Beat(int(row[q.col]), q.col, bool(stored), True)]
-    cols = np.arange(row.size) if formats[q.row] == Format.DENSE else np.flatnonzero(row)
-    if cols.size == 0:
-        return [Beat(0, 0, False, True)]
-    return [Beat(int(row[c]), int(c), True, i == cols.size - 1) for i, c in enumerate(cols)]
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"N{p.columns}W{p.leaves}K{p.window}")
