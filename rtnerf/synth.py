@@ -49,7 +49,7 @@ MIN_YOSYS = (0, 40)
 
 #: Synthesis scripts per target; ``{top}`` is the module name.
 TARGETS: dict[str, str] = {
-    "generic": "synth -top {top}\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\nopt_clean\n",
+    "generic": "synth -flatten -top {top}\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\nopt_clean\n",
     "ice40": "synth_ice40 -top {top}\n",
 }
 

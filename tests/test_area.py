@@ -104,6 +104,8 @@ def test_every_block_synthesises(name, tmp_path):
     record = json.loads((run_dir / "area.json").read_text())
     assert record["block"] == name and record["target"] == "generic"
     assert record["summary"]["gates"] > 0 and record["summary"]["ffs"] > 0
+    # Flattened: sub-blocks are counted, not left as one opaque cell each.
+    assert all(cell.startswith("$_") for cell in record["cells_by_type"]), record["cells_by_type"]
 
 
 def test_cli_rejects_bad_target():
