@@ -330,6 +330,8 @@ def synthesize(
     script = (
         f"read_verilog {src.name}\n"
         + TARGETS[target].format(top=top)
+        # Flattening leaves zero-area $scopeinfo cells behind (hierarchy names); not logic.
+        + "delete t:$scopeinfo\n"
         + "tee -o stat.txt stat\ntee -q -o stat.json stat -json\n"
     )
     (work / "synth.ys").write_text(script)
