@@ -16,6 +16,7 @@ from .params import (
     AdderSearchTreeParams,
     ConfigError,
     HybridRowDecoderParams,
+    MemoryPortParams,
     Params,
     SparseSearchUnitParams,
 )
@@ -90,6 +91,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.hybrid_row_decoder:HybridRowDecoder",
             testbench="rtnerf.sim.tb.hybrid_row_decoder",
             summary="hybrid row decoder: element lookups and row expansion from the memory image",
+        ),
+        Block(
+            name="memory_port",
+            params=MemoryPortParams,
+            component="rtnerf.rtl.memory_port:MemoryPort",
+            testbench="rtnerf.sim.tb.memory_port",
+            summary="burst read port: word requests to AXI4 read bursts, bounded outstanding",
         ),
     ]
 }

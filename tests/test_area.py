@@ -88,6 +88,7 @@ SMALLEST = {
     "adder_search_tree": "w4.yaml",
     "sparse_search_unit": "p1k4.yaml",
     "hybrid_row_decoder": "narrow.yaml",
+    "memory_port": "o1.yaml",
 }
 
 

@@ -4,6 +4,7 @@ from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
 from .encoding import EncodingParams
 from .hybrid_row_decoder import HybridRowDecoderParams
+from .memory_port import MemoryPortParams
 from .sparse_search_unit import SparseSearchUnitParams
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ConfigError",
     "EncodingParams",
     "HybridRowDecoderParams",
+    "MemoryPortParams",
     "Op",
     "Params",
     "SparseSearchUnitParams",

@@ -24,6 +24,7 @@ CORNERS = {
     "adder_search_tree": ["w4.yaml", "w256.yaml"],
     "sparse_search_unit": ["p1k4.yaml", "p8k32.yaml"],
     "hybrid_row_decoder": ["narrow.yaml", "wide.yaml"],
+    "memory_port": ["o1.yaml", "w256.yaml"],
 }
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
