@@ -15,6 +15,7 @@ from typing import Any
 from .params import (
     AdderSearchTreeParams,
     ConfigError,
+    EmbeddingLookupUnitParams,
     HybridRowDecoderParams,
     MemoryPortParams,
     Params,
@@ -91,6 +92,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.hybrid_row_decoder:HybridRowDecoder",
             testbench="rtnerf.sim.tb.hybrid_row_decoder",
             summary="hybrid row decoder: element lookups and row expansion from the memory image",
+        ),
+        Block(
+            name="embedding_lookup_unit",
+            params=EmbeddingLookupUnitParams,
+            component="rtnerf.rtl.embedding_lookup_unit:EmbeddingLookupUnit",
+            testbench="rtnerf.sim.tb.embedding_lookup_unit",
+            summary="embedding lookup unit: rows via the hybrid row decoder, weighted bag pooling",
         ),
         Block(
             name="memory_port",

@@ -17,7 +17,7 @@ from collections import deque
 
 import numpy as np
 
-__all__ = ["MemoryResponder", "WordMemory", "image_words", "words_per_query"]
+__all__ = ["MemoryResponder", "WordMemory", "image_words", "place", "words_per_query"]
 
 
 def image_words(image) -> list[int]:
@@ -146,3 +146,17 @@ def words_per_query(memory: WordMemory, query_cycles: list[int]) -> np.ndarray:
     owner = np.searchsorted(np.asarray(query_cycles), memory.request_cycles, side="right") - 1
     lengths = np.array([n for _, n in memory.requests], np.int64)
     return np.bincount(owner, weights=lengths, minlength=len(query_cycles)).astype(np.int64)
+
+
+def place(images, align_words: int = 64) -> tuple[list[int], list[int]]:
+    """Lay several images out in one memory, each at a multiple of ``align_words`` words.
+
+    Returns the memory's words and each image's base word address.
+    """
+    words: list[int] = []
+    bases = []
+    for image in images:
+        words += [0] * (-len(words) % align_words)
+        bases.append(len(words))
+        words += image_words(image)
+    return words, bases

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 from importlib import metadata
 from pathlib import Path
@@ -136,6 +137,18 @@ def _build_args(simulator: str, waves: bool) -> list[str]:
     return []
 
 
+#: Yosys's Verilog declares ``reg \$auto$verilog_backend...  = 0;`` and reads it in every
+#: ``always @*`` block so that the blocks run at time 0; Icarus may apply the initialiser before
+#: the blocks wait on it, and a block whose inputs never change then stays X for good (seen on
+#: the lookup unit: ``i_req__ready`` X from time 0). Toggling the register at 1 ns runs them all.
+_ICARUS_KICK = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S*)\s*=\s*0;$", re.M)
+
+
+def icarus_source(text: str) -> str:
+    """The Verilog text with every ``always @*`` block run once at 1 ns (see ``_ICARUS_KICK``)."""
+    return _ICARUS_KICK.sub(r"\1reg \2 = 0;\n\1initial #1 \2 = 1'h1;", text)
+
+
 def build(block: Block, params: Params, simulator: str, *, waves: bool = False) -> Build:
     """Build (or reuse) the simulation model of ``block`` at ``params`` on ``simulator``.
 
@@ -149,8 +162,11 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
         raise ConfigError(f"simulator {simulator!r} is not available: {reason}")
     toolchain.setup_path()
     vpath = verilog_path(block, params)
+    text = vpath.read_text()
+    if simulator == "icarus":
+        text = icarus_source(text)
     key = _sha(
-        vpath.read_text(),
+        text,
         simulator,
         str(waves),
         metadata.version("cocotb"),
@@ -170,9 +186,13 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     log = build_dir.parent / f"{name}.build.log"
     with FileLock(f"{build_dir}.lock"):
+        source = vpath
+        if simulator == "icarus":
+            source = build_dir.parent / f"{name}.v"
+            source.write_text(text)
         try:
             runner.build(
-                sources=[vpath],
+                sources=[source],
                 hdl_toplevel=block.name,
                 build_dir=build_dir,
                 always=not done.exists(),  # an interrupted build starts over

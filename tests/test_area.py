@@ -89,6 +89,7 @@ SMALLEST = {
     "sparse_search_unit": "p1k4.yaml",
     "hybrid_row_decoder": "narrow.yaml",
     "memory_port": "o1.yaml",
+    "embedding_lookup_unit": "mean.yaml",
 }
 
 

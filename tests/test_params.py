@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from rtnerf.errors import ConfigError
-from rtnerf.params import AdderSearchTreeParams, HybridRowDecoderParams, SparseSearchUnitParams
+from rtnerf.params import (
+    AdderSearchTreeParams,
+    EmbeddingLookupUnitParams,
+    HybridRowDecoderParams,
+    SparseSearchUnitParams,
+)
 from rtnerf.registry import BLOCKS, get_block
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks"
@@ -137,3 +142,25 @@ def test_hybrid_row_decoder_derived_values():
     )
     assert p.encoding(burst_bytes=64).coord_width is None
     assert p.max_row_words == -(-200 * 13 // 64)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lanes": 3}, r"^`lanes` must divide `dim` 64, not 3$"),
+        ({"pooling": "max"}, r"^`pooling` must be one of 'sum', 'mean', 'weighted', not 'max'$"),
+        ({"overflow": "clip"}, r"^`overflow` must be one of 'saturate', 'wrap', not 'clip'$"),
+        ({"pooling": "mean", "acc_width": 48, "weight_frac_bits": 16}, r"at most 62 for mean"),
+        ({"dim": 1}, r"^`columns` must be an integer from 2 to 4096, not 1$"),
+    ],
+)
+def test_embedding_lookup_unit_params_reject(fields, message):
+    with pytest.raises(ValueError, match=message):
+        EmbeddingLookupUnitParams(**fields)
+
+
+def test_embedding_lookup_unit_derived_values():
+    p = EmbeddingLookupUnitParams(pooling="mean", weight_frac_bits=4, tables=5, max_bag=64)
+    assert (p.table_width, p.bag_width, p.shift) == (3, 7, 8)
+    assert [p.reciprocal(n) for n in (1, 2, 3, 7)] == [16, 8, 5, 2]  # round(16 / n), half up
+    assert p.decoder.columns == p.dim == 64

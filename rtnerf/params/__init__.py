@@ -2,6 +2,7 @@
 
 from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
+from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .encoding import EncodingParams
 from .hybrid_row_decoder import HybridRowDecoderParams
 from .memory_port import MemoryPortParams
@@ -11,6 +12,7 @@ __all__ = [
     "CONFIG_VERSION",
     "AdderSearchTreeParams",
     "ConfigError",
+    "EmbeddingLookupUnitParams",
     "EncodingParams",
     "HybridRowDecoderParams",
     "MemoryPortParams",

@@ -119,6 +119,9 @@ def _check_words(job: Job, memory: WordMemory, accepted: list[int]) -> int:
 
 
 async def _start(dut):
+    # Inputs idle from time 0: an undriven valid is X on Icarus and would poison the FSM.
+    for port in ("i_query__valid", "i_data__valid", "o_req__ready", "o_value__ready"):
+        getattr(dut, port).value = 0
     Clock(dut.clk, 10, unit="ns").start()
     await reset(dut)
 

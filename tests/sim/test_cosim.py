@@ -25,6 +25,7 @@ CORNERS = {
     "sparse_search_unit": ["p1k4.yaml", "p8k32.yaml"],
     "hybrid_row_decoder": ["narrow.yaml", "wide.yaml"],
     "memory_port": ["o1.yaml", "w256.yaml"],
+    "embedding_lookup_unit": ["mean.yaml", "wrap.yaml"],
 }
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")

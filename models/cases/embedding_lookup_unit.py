@@ -1,0 +1,94 @@
+"""Tables and bag traces for the embedding lookup unit: directed corners and random runs.
+
+The directed run drives the arithmetic to its corners: the largest values and weights in long
+bags (accumulator overflow: saturation or wrap-around), negative weights, values that land
+exactly half-way for rounding, bags of one request and of ``max_bag``, empty and full rows.
+Its expected output is computed independently in ``tests/naive/embedding_lookup_unit.py``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
+from ..image import MemoryImage, encode
+from ..trace import Trace, random_bag_trace
+from .hybrid_row_decoder import random_table
+
+__all__ = ["Run", "directed_run", "random_run"]
+
+
+class Run(NamedTuple):
+    """Tables, their images and a trace over them."""
+
+    name: str
+    tables: list[np.ndarray]
+    images: list[MemoryImage]
+    trace: Trace
+
+
+def _images(params: EmbeddingLookupUnitParams, tables) -> list[MemoryImage]:
+    enc = params.decoder.encoding(burst_bytes=params.word_width // 8)
+    return [encode(t, enc) for t in tables]
+
+
+def directed_run(params: EmbeddingLookupUnitParams) -> Run:
+    """The corner tables and bags of a design point."""
+    d, bv = params.dim, params.value_width
+    hi, lo = (1 << (bv - 1)) - 1, -(1 << (bv - 1))
+    whi, wlo = (1 << (params.weight_width - 1)) - 1, -(1 << (params.weight_width - 1))
+    table = np.zeros((6, d), np.int64)
+    table[1] = hi  # full row of the largest value
+    table[2] = lo  # full row of the most negative value
+    table[3, ::3] = np.arange(1, len(table[3, ::3]) + 1)  # sparse ramp
+    table[4, 0], table[4, d - 1] = 1, -1  # first and last column only
+    table[5] = np.arange(d) % 5 - 2  # small values, halves after scaling
+    bags = [
+        [(1, whi)] * params.max_bag,  # overflow upwards
+        [(2, whi)] * params.max_bag,  # overflow downwards
+        [(1, wlo)] * params.max_bag,  # negative weights
+        [(0, whi)],  # empty row, bag of one
+        [(3, 1)],  # smallest weight: rounding of tiny products
+        [(5, min(whi, 1 << max(0, params.weight_frac_bits - 1)))],  # half weights: half-way values
+        [(4, whi), (4, wlo), (3, -3)],
+        [(5, 3), (3, -2), (1, 1), (2, 1), (0, 5)],
+    ]
+    rows = [r for bag in bags for r, _ in bag]
+    weights = [w for bag in bags for _, w in bag]
+    last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
+    trace = Trace(
+        op=np.zeros(len(rows), np.uint8),
+        table=np.zeros(len(rows), np.uint16),
+        row=np.array(rows, np.int64),
+        col=np.full(len(rows), -1, np.int32),
+        weight=np.array(weights, np.int64),
+        last=np.array(last),
+        weight_frac_bits=params.weight_frac_bits,
+        weight_width=params.weight_width,
+        name="directed",
+    )
+    return Run("directed", [table], _images(params, [table]), trace)
+
+
+def random_run(
+    params: EmbeddingLookupUnitParams, rng: np.random.Generator, requests: int, rows: int = 48
+) -> Run:
+    """Random tables (all formats mixed) and bags of at least ``requests`` requests in all.
+
+    One table per ``params.tables``; Zipf rows, bag sizes up to ``max_bag`` (at most 16).
+    """
+    dec = params.decoder
+    tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
+    bag = min(params.max_bag, 16)
+    trace = random_bag_trace(
+        rng,
+        [t.shape for t in tables],
+        max(1, -(-requests * 2 // (bag + 1))),
+        max_bag=bag,
+        weight_width=params.weight_width,
+        weight_frac_bits=params.weight_frac_bits,
+        name="random",
+    )
+    return Run("random", tables, _images(params, tables), trace)

@@ -1,0 +1,115 @@
+"""Bit-exact golden model of the embedding lookup unit: pooled bags from a trace.
+
+Rows come from the golden decoder (:func:`~rtnerf.models.golden.decode.expand_rows`); the
+fixed-point pooling is defined in :class:`~rtnerf.params.EmbeddingLookupUnitParams`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ...errors import ConfigError
+from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
+from ..image import MemoryImage
+from ..trace import Op, Trace
+from .decode import expand_rows
+from .hybrid_row_decoder import check_image
+
+__all__ = ["check_trace", "evaluate", "overflow"]
+
+
+@numba.njit(cache=True)
+def overflow(x, width, saturate):
+    """``x`` saturated or wrapped to a signed ``width``-bit integer."""
+    hi = (np.int64(1) << (width - 1)) - 1
+    lo = -hi - 1
+    if saturate:
+        return min(max(x, lo), hi)
+    return ((x - lo) & ((np.int64(1) << width) - 1)) + lo
+
+
+@numba.njit(cache=True)
+def _pool(values, weights, starts, recips, acc_width, out_width, shift, saturate, nearest, out):
+    dim = values.shape[1]
+    acc = np.zeros(dim, np.int64)
+    for b in range(starts.size - 1):
+        acc[:] = 0
+        for q in range(starts[b], starts[b + 1]):
+            for c in range(dim):
+                acc[c] = overflow(acc[c] + values[q, c] * weights[q], acc_width, saturate)
+        n = starts[b + 1] - starts[b]
+        for c in range(dim):
+            y = acc[c] * recips[n]
+            if nearest and shift > 0:
+                y += np.int64(1) << (shift - 1)
+            out[b, c] = overflow(y >> shift, out_width, saturate)
+
+
+def check_trace(params: EmbeddingLookupUnitParams, images: list[MemoryImage], trace: Trace) -> None:
+    """Check that the unit can run ``trace`` over ``images``.
+
+    Raises
+    ------
+    ConfigError
+        Naming what does not fit: an image the decoder cannot read, more tables than the unit
+        has, ELEMENT requests, another weight format, a bag longer than ``max_bag``, or a
+        request outside its table.
+    """
+    if not 1 <= len(images) <= params.tables:
+        raise ConfigError(f"{len(images)} tables given; the unit has `tables` {params.tables}")
+    for image in images:
+        check_image(params.decoder, image)
+    if (trace.op != Op.ROW).any():
+        raise ConfigError("the lookup unit runs ROW requests only; the trace has ELEMENT ones")
+    if (
+        trace.weight_frac_bits != params.weight_frac_bits
+        or trace.weight_width > params.weight_width
+    ):
+        raise ConfigError(
+            f"trace weights are {trace.weight_width} bits with {trace.weight_frac_bits} fraction "
+            f"bits; the unit takes {params.weight_width} with {params.weight_frac_bits}"
+        )
+    longest = int(np.diff(trace.bag_starts).max(initial=0))
+    if longest > params.max_bag:
+        raise ConfigError(f"a bag of {longest} requests; the unit's `max_bag` is {params.max_bag}")
+    trace.check_tables([im.shape for im in images])
+
+
+def evaluate(
+    params: EmbeddingLookupUnitParams, images: list[MemoryImage], trace: Trace
+) -> np.ndarray:
+    """Pooled output of every bag, ``int64`` of shape ``(bags, dim)``.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`check_trace`.
+    """
+    check_trace(params, images, trace)
+    values = np.zeros((len(trace), params.dim), np.int64)
+    for t, image in enumerate(images):
+        sel = np.flatnonzero(trace.table == t)
+        if sel.size:
+            values[sel] = expand_rows(image, trace.row[sel])
+    if params.pooling == "weighted":
+        weights = trace.weight.astype(np.int64)
+    else:
+        weights = np.full(len(trace), 1 << params.weight_frac_bits, np.int64)
+    recips = np.ones(params.max_bag + 1, np.int64)
+    if params.pooling == "mean":
+        recips[1:] = [params.reciprocal(n) for n in range(1, params.max_bag + 1)]
+    out = np.empty((trace.bags, params.dim), np.int64)
+    _pool(
+        values,
+        weights,
+        trace.bag_starts,
+        recips,
+        params.acc_width,
+        params.out_width,
+        params.shift,
+        params.overflow == "saturate",
+        params.rounding == "nearest",
+        out,
+    )
+    return out

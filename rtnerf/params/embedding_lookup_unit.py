@@ -1,0 +1,135 @@
+"""Parameters of the embedding lookup unit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .base import Params, check_choice, check_int
+from .hybrid_row_decoder import HybridRowDecoderParams
+
+__all__ = ["EmbeddingLookupUnitParams"]
+
+POOLINGS = ("sum", "mean", "weighted")
+ROUNDINGS = ("truncate", "nearest")
+OVERFLOWS = ("saturate", "wrap")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EmbeddingLookupUnitParams(Params):
+    """Design point of :class:`rtnerf.rtl.embedding_lookup_unit.EmbeddingLookupUnit`.
+
+    The unit reads rows through a hybrid row decoder (fields ``dim`` to ``address_width``, see
+    :class:`HybridRowDecoderParams`; ``dim`` is its ``columns``) and pools them per bag.
+
+    Arithmetic (the golden model does exactly the same): each stored value ``v`` of a row is
+    multiplied by ``m`` = the request's weight (``weighted``) or ``2**weight_frac_bits``
+    (``sum``, ``mean``) and added to the column's accumulator of ``acc_width`` bits, which
+    saturates or wraps (``overflow``) at every addition. At the bag's end the accumulator is
+    scaled: ``y = acc`` with ``s = weight_frac_bits`` fraction bits, or for ``mean`` ``y = acc *
+    R(n)``, ``R(n) = (2**f + n // 2) // n`` (``f = weight_frac_bits``, ``n`` requests in the
+    bag) with ``s = 2 f``; then ``y >> s`` (``truncate``: floor) or ``(y + 2**(s-1)) >> s``
+    (``nearest``: half up), saturated or wrapped to ``out_width`` bits.
+
+    Parameters
+    ----------
+    dim, value_width, word_width, entry_width, coord_width, leaves, window, coo_capacity,
+    row_width, address_width
+        The hybrid row decoder's fields (``dim`` = its ``columns``).
+    tables : int
+        Tables the unit can address (base addresses set through ``i_base``), 1 to 16.
+    weight_width, weight_frac_bits : int
+        Signed fixed-point weights: 2 to 32 bits, 0 to ``weight_width`` fraction bits.
+    acc_width : int
+        Accumulator bits, 8 to 48.
+    out_width : int
+        Bits of a pooled value, 2 to 32.
+    pooling : str
+        ``sum``, ``mean`` or ``weighted``.
+    rounding : str
+        ``truncate`` or ``nearest``.
+    overflow : str
+        ``saturate`` or ``wrap``.
+    max_bag : int
+        Most requests in a bag, 1 to 1024 (the bag counter, and ``mean``'s reciprocal table).
+    lanes : int
+        Pooled values per output beat, 1 to 16, dividing ``dim``.
+    """
+
+    kind = "embedding_lookup_unit"
+
+    dim: int = 64
+    value_width: int = 16
+    word_width: int = 64
+    entry_width: int = 64
+    coord_width: int | None = None
+    leaves: int = 8
+    window: int = 8
+    coo_capacity: int | None = None
+    row_width: int = 16
+    address_width: int = 32
+    tables: int = 2
+    weight_width: int = 16
+    weight_frac_bits: int = 8
+    acc_width: int = 40
+    out_width: int = 16
+    pooling: str = "weighted"
+    rounding: str = "nearest"
+    overflow: str = "saturate"
+    max_bag: int = 64
+    lanes: int = 4
+
+    def __post_init__(self) -> None:
+        self.decoder  # noqa: B018 - validates the decoder's fields, naming them
+        check_int("tables", self.tables, minimum=1, maximum=16)
+        check_int("weight_width", self.weight_width, minimum=2, maximum=32)
+        check_int("weight_frac_bits", self.weight_frac_bits, minimum=0, maximum=self.weight_width)
+        check_int("acc_width", self.acc_width, minimum=8, maximum=48)
+        check_int("out_width", self.out_width, minimum=2, maximum=32)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("rounding", self.rounding, ROUNDINGS)
+        check_choice("overflow", self.overflow, OVERFLOWS)
+        check_int("max_bag", self.max_bag, minimum=1, maximum=1024)
+        check_int("lanes", self.lanes, minimum=1, maximum=16)
+        if self.pooling == "mean" and self.acc_width + self.weight_frac_bits > 62:
+            raise ValueError(
+                f"`acc_width` + `weight_frac_bits` must be at most 62 for mean pooling (the "
+                f"scaled accumulator), not {self.acc_width + self.weight_frac_bits}"
+            )
+        if self.dim % self.lanes:
+            raise ValueError(f"`lanes` must divide `dim` {self.dim}, not {self.lanes}")
+
+    @property
+    def decoder(self) -> HybridRowDecoderParams:
+        """The hybrid row decoder's design point."""
+        return HybridRowDecoderParams(
+            columns=self.dim,
+            value_width=self.value_width,
+            word_width=self.word_width,
+            entry_width=self.entry_width,
+            coord_width=self.coord_width,
+            leaves=self.leaves,
+            window=self.window,
+            coo_capacity=self.coo_capacity,
+            row_width=self.row_width,
+            address_width=self.address_width,
+        )
+
+    @property
+    def table_width(self) -> int:
+        """Bits of a table id."""
+        return max(1, (self.tables - 1).bit_length())
+
+    @property
+    def bag_width(self) -> int:
+        """Bits of the bag request counter (up to ``max_bag``)."""
+        return self.max_bag.bit_length()
+
+    @property
+    def shift(self) -> int:
+        """Fraction bits of the scaled accumulator, ``s``."""
+        return self.weight_frac_bits * (2 if self.pooling == "mean" else 1)
+
+    def reciprocal(self, n: int) -> int:
+        """``R(n)``, the mean's fixed-point reciprocal of a bag of ``n`` requests."""
+        f = self.weight_frac_bits
+        return ((1 << f) + n // 2) // n

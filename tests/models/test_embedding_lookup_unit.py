@@ -1,0 +1,46 @@
+"""Golden pooling of the lookup unit against the naive Python-integer reference."""
+
+import numpy as np
+import pytest
+from naive.embedding_lookup_unit import ref_pool
+
+from rtnerf.errors import ConfigError
+from rtnerf.models.cases.embedding_lookup_unit import directed_run, random_run
+from rtnerf.models.golden.embedding_lookup_unit import evaluate
+from rtnerf.params import EmbeddingLookupUnitParams
+
+PARAMS = {
+    "default": EmbeddingLookupUnitParams(),
+    "mean truncate saturate": EmbeddingLookupUnitParams(
+        dim=16, value_width=8, word_width=32, entry_width=32, leaves=4, window=2, tables=3,
+        weight_width=8, weight_frac_bits=4, acc_width=16, out_width=8, pooling="mean",
+        rounding="truncate", max_bag=8, lanes=2,
+    ),
+    "sum nearest wrap": EmbeddingLookupUnitParams(
+        dim=48, pooling="sum", overflow="wrap", acc_width=20, out_width=12, lanes=8
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("params", PARAMS.values(), ids=PARAMS.keys())
+def test_golden_matches_naive(params):
+    for run in [directed_run(params), random_run(params, np.random.default_rng(2), 600)]:
+        got = evaluate(params, run.images, run.trace)
+        assert got.tolist() == ref_pool(params, run.tables, run.trace), run.name
+
+
+def test_directed_run_overflows():
+    params = PARAMS["mean truncate saturate"]
+    run = directed_run(params)
+    out = evaluate(params, run.images, run.trace)
+    assert out[0].max() == 127 and out[1].min() == -128  # saturated at out_width
+
+
+def test_check_trace_errors():
+    params = PARAMS["default"]
+    run = random_run(params, np.random.default_rng(0), 50)
+    with pytest.raises(ConfigError, match=r"^3 tables given; the unit has `tables` 2$"):
+        evaluate(params, run.images + run.images[:1], run.trace)
+    long = EmbeddingLookupUnitParams(max_bag=2)
+    with pytest.raises(ConfigError, match=r"^a bag of \d+ requests; the unit's `max_bag` is 2$"):
+        evaluate(long, run.images, run.trace)
