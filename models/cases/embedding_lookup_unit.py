@@ -82,13 +82,18 @@ def random_run(
     dec = params.decoder
     tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
     bag = min(params.max_bag, 16)
-    trace = random_bag_trace(
-        rng,
-        [t.shape for t in tables],
-        max(1, -(-requests * 2 // (bag + 1))),
-        max_bag=bag,
-        weight_width=params.weight_width,
-        weight_frac_bits=params.weight_frac_bits,
-        name="random",
-    )
+    bags = max(1, -(-requests * 2 // (bag + 1)))
+    while True:  # bag sizes are random: draw until the requests are enough
+        trace = random_bag_trace(
+            rng,
+            [t.shape for t in tables],
+            bags,
+            max_bag=bag,
+            weight_width=params.weight_width,
+            weight_frac_bits=params.weight_frac_bits,
+            name="random",
+        )
+        if len(trace) >= requests:
+            break
+        bags += max(1, bags // 8)
     return Run("random", tables, _images(params, tables), trace)
