@@ -4,8 +4,8 @@ Each block runs at two design corners from configs/blocks/<name>/. Its testbench
 (`TESTS` in the testbench module: a latency/throughput test and four idle-insertion x
 backpressure stream tests) run as separate pytest items so that parallel workers share the
 work; the stream tests together run RTNERF_COSIM_COUNT (default 20,000) random transactions per
-operation (a fraction of it for blocks in FRACTION) plus the block's directed corners. Every test asserts bit-exact results (and its
-stated latency or throughput) inside the simulator.
+operation (a fraction of it for blocks in FRACTION) plus the block's directed corners. Every
+test asserts bit-exact results (and its stated latency or throughput) inside the simulator.
 """
 
 import importlib
