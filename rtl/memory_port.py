@@ -37,9 +37,10 @@ class MemoryPort(wiring.Component):
     """Splits word-addressed read requests into AXI4 bursts and returns the words in order.
 
     A client request ``(addr, len)`` (word address, ``len >= 1`` words) becomes one or more INCR
-    bursts of up to ``max_burst`` beats that never cross a ``boundary_bytes`` boundary
-    (:meth:`~MemoryPortParams.bursts`); at most ``outstanding`` bursts are in flight. The words
-    come back on ``o_data`` in request order, ``last`` marking each request's final word.
+    bursts of up to ``max_burst`` beats, aligned to ``max_burst`` words and never crossing a
+    ``boundary_bytes`` boundary (:meth:`~MemoryPortParams.bursts`); at most ``outstanding``
+    bursts are in flight. The words come back on ``o_data`` in request order, ``last`` marking
+    each request's final word.
 
     AXI4 subset (read address and read data channels only, one ID, so responses return in
     order): ``ARADDR = o_ar.payload.addr`` (byte address, word-aligned), ``ARLEN =
@@ -103,11 +104,13 @@ class MemoryPort(wiring.Component):
 
         addr = Signal(p.address_width)
         left = Signal(p.len_width)
-        to_boundary = Signal(range(p.boundary_words + 1))
-        beats = Signal(range(max(p.max_burst, p.boundary_words) + 1))
-        m.d.comb += to_boundary.eq(p.boundary_words - (addr % p.boundary_words))
-        shortest = Mux(left < p.max_burst, left, p.max_burst)
-        m.d.comb += beats.eq(Mux(to_boundary < shortest, to_boundary, shortest))
+        chunk = p.chunk_words  # bursts end at multiples of it (a power of two)
+        to_chunk = Signal(range(chunk + 1))
+        beats = Signal(range(chunk + 1))
+        m.d.comb += [
+            to_chunk.eq(chunk - addr[: chunk.bit_length() - 1]),
+            beats.eq(Mux(left < to_chunk, left, to_chunk)),
+        ]
         final = beats == left
 
         # Burst addresses: `ar` is a register, loaded when the slot is free and a burst fits.

@@ -24,7 +24,9 @@ class MemoryPortParams(Params):
         Bits of a client request's length in words, 1 to 16 (requests of up to ``2**len_width
         - 1`` words).
     max_burst : int
-        Most beats per AXI burst, 1 to 256 (AXI4 INCR bursts).
+        Most beats per AXI burst, a power of two from 1 to 256 (AXI4 INCR bursts). Bursts are
+        aligned to it: a burst never crosses a multiple of ``max_burst`` words, so a DRAM burst
+        of at most ``max_burst`` words is never split between two AXI bursts.
     boundary_bytes : int
         No burst crosses a multiple of this many bytes: a power of two from ``word_width / 8``
         to 4096. 4096 is AXI's rule; the DRAM burst size gives one AXI burst per DRAM burst.
@@ -45,7 +47,7 @@ class MemoryPortParams(Params):
         check_int("word_width", self.word_width, minimum=32, maximum=512, power_of_two=True)
         check_int("address_width", self.address_width, minimum=8, maximum=48)
         check_int("len_width", self.len_width, minimum=1, maximum=16)
-        check_int("max_burst", self.max_burst, minimum=1, maximum=256)
+        check_int("max_burst", self.max_burst, minimum=1, maximum=256, power_of_two=True)
         check_int(
             "boundary_bytes",
             self.boundary_bytes,
@@ -76,6 +78,11 @@ class MemoryPortParams(Params):
         return self.boundary_bytes // self.word_bytes
 
     @property
+    def chunk_words(self) -> int:
+        """Words of the aligned blocks no burst crosses: ``min(max_burst, boundary_words)``."""
+        return min(self.max_burst, self.boundary_words)
+
+    @property
     def max_request(self) -> int:
         """Longest client request in words."""
         return (1 << self.len_width) - 1
@@ -83,13 +90,14 @@ class MemoryPortParams(Params):
     def bursts(self, addr: int, length: int) -> list[tuple[int, int]]:
         """The AXI bursts ``(word address, beats)`` of a request, in order.
 
-        Each burst is as long as it can be: up to ``max_burst`` beats, ending at the request's
-        end or at the next ``boundary_bytes`` boundary, whichever comes first.
+        Each burst runs to the request's end or to the next multiple of
+        :attr:`chunk_words` (``max_burst`` beats or the ``boundary_bytes`` boundary), whichever
+        comes first.
         """
         out = []
+        chunk = self.chunk_words
         while length > 0:
-            to_boundary = self.boundary_words - addr % self.boundary_words
-            beats = min(length, self.max_burst, to_boundary)
+            beats = min(length, chunk - addr % chunk)
             out.append((addr, beats))
             addr += beats
             length -= beats

@@ -30,6 +30,7 @@ def test_bursts_match_the_naive_walk(params):
         for a, b in got:  # never across a boundary, never too long
             assert 1 <= b <= params.max_burst
             assert a // params.boundary_words == (a + b - 1) // params.boundary_words
+            assert a // params.max_burst == (a + b - 1) // params.max_burst
 
 
 def test_sustained_throughput_statement():
@@ -42,7 +43,7 @@ def test_sustained_throughput_statement():
     ("fields", "message"),
     [
         ({"boundary_bytes": 4}, r"^`boundary_bytes` must be a power of two from 8 to 4096, not 4$"),
-        ({"max_burst": 257}, r"^`max_burst` must be an integer from 1 to 256, not 257$"),
+        ({"max_burst": 12}, r"^`max_burst` must be a power of two from 1 to 256, not 12$"),
         ({"outstanding": 0}, r"^`outstanding` must be an integer from 1 to 64, not 0$"),
     ],
 )
