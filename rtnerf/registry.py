@@ -16,6 +16,7 @@ from .params import (
     AdderSearchTreeParams,
     ConfigError,
     EmbeddingLookupUnitParams,
+    EngineParams,
     HybridRowDecoderParams,
     MemoryPortParams,
     Params,
@@ -99,6 +100,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.embedding_lookup_unit:EmbeddingLookupUnit",
             testbench="rtnerf.sim.tb.embedding_lookup_unit",
             summary="embedding lookup unit: rows via the hybrid row decoder, weighted bag pooling",
+        ),
+        Block(
+            name="engine",
+            params=EngineParams,
+            component="rtnerf.rtl.engine:Engine",
+            testbench="rtnerf.sim.tb.engine",
+            summary="accelerator top: lookup units sharing one AXI memory port (bags in order)",
         ),
         Block(
             name="memory_port",

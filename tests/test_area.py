@@ -90,6 +90,7 @@ SMALLEST = {
     "hybrid_row_decoder": "narrow.yaml",
     "memory_port": "o1.yaml",
     "embedding_lookup_unit": "mean.yaml",
+    "engine": "u1.yaml",
 }
 
 

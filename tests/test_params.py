@@ -164,3 +164,26 @@ def test_embedding_lookup_unit_derived_values():
     assert (p.table_width, p.bag_width, p.shift) == (3, 7, 8)
     assert [p.reciprocal(n) for n in (1, 2, 3, 7)] == [16, 8, 5, 2]  # round(16 / n), half up
     assert p.decoder.columns == p.dim == 64
+
+
+def test_engine_params_nest_unit_and_port(tmp_path):
+    from rtnerf.params import EngineParams, MemoryPortParams
+
+    cfg = tmp_path / "e.yaml"
+    cfg.write_text("version: 1\nkind: engine\nunits: 3\nunit: {dim: 32, lanes: 8}\n")
+    p = EngineParams.from_yaml(cfg)
+    assert (p.units, p.unit.dim, p.unit.lanes, p.port) == (3, 32, 8, MemoryPortParams())
+    assert EngineParams.from_yaml(_write(tmp_path, p.to_yaml())) == p
+    cfg.write_text("version: 1\nkind: engine\nunit: {dimm: 32}\n")
+    with pytest.raises(ConfigError, match=r"in `unit`: unknown key `dimm` in embedding_lookup"):
+        EngineParams.from_yaml(cfg)
+    with pytest.raises(ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 64$"):
+        EngineParams(port=MemoryPortParams(word_width=32))
+    with pytest.raises(ValueError, match=r"^`port.len_width` 2 is too narrow: a row takes up to"):
+        EngineParams(port=MemoryPortParams(len_width=2))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "round.yaml"
+    path.write_text(text)
+    return path

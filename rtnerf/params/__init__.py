@@ -4,6 +4,7 @@ from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .encoding import EncodingParams
+from .engine import EngineParams
 from .hybrid_row_decoder import HybridRowDecoderParams
 from .memory_port import MemoryPortParams
 from .sparse_search_unit import SparseSearchUnitParams
@@ -14,6 +15,7 @@ __all__ = [
     "ConfigError",
     "EmbeddingLookupUnitParams",
     "EncodingParams",
+    "EngineParams",
     "HybridRowDecoderParams",
     "MemoryPortParams",
     "Op",

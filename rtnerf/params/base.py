@@ -100,6 +100,8 @@ class Params:
     """
 
     kind: ClassVar[str] = ""
+    #: Fields that are params themselves (a mapping in YAML), by name.
+    nested: ClassVar[dict[str, type[Params]]] = {}
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -138,6 +140,12 @@ class Params:
             raise ConfigError(
                 f"unknown key `{unknown[0]}` in {cls.kind} params; allowed: {', '.join(allowed)}"
             )
+        for name, sub in cls.nested.items():
+            if name in values and not isinstance(values[name], Params):
+                try:
+                    values[name] = sub.from_dict(values[name])
+                except (ConfigError, TypeError, ValueError) as exc:
+                    raise type(exc)(f"in `{name}`: {exc}") from None
         return cls(**values)
 
     @classmethod

@@ -26,10 +26,11 @@ CORNERS = {
     "hybrid_row_decoder": ["narrow.yaml", "wide.yaml"],
     "memory_port": ["o1.yaml", "w256.yaml"],
     "embedding_lookup_unit": ["mean.yaml", "wrap.yaml"],
+    "engine": ["u1.yaml", "u4.yaml"],
 }
 #: Blocks whose transactions are whole rows or bags run this fraction of COUNT (a pooled bag
 #: is tens to hundreds of cycles and exercises every column at once).
-FRACTION = {"embedding_lookup_unit": 0.2}
+FRACTION = {"embedding_lookup_unit": 0.2, "engine": 0.2}
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
     for name, configs in CORNERS.items()
