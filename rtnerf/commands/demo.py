@@ -85,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
                         f"{rec['stated_cycles']}) for {rec['rows']} rows, "
                         f"{rec['queries_per_cycle']:.2f} queries/cycle"
                     )
+                if "bags" in rec and rec.get("cycles"):
+                    line = (
+                        f"    {rec['test']}: {rec['bags']} bags, "
+                        f"{rec['bags'] / rec['cycles']:.4f} bags/cycle"
+                    )
+                    if "dram_bytes" in rec:
+                        line += f", {rec['dram_bytes'] / rec['bags']:.0f} DRAM bytes/bag"
+                    lines.append(line)
                 if "cycles_per_query" in rec:
                     lines.append(
                         f"    cycles per query at full rate, memory latency "
