@@ -70,7 +70,12 @@ def stimulus(params: EmbeddingLookupUnitParams, run: Run):
     return words, base_writes, requests, expected
 
 
-async def _run(dut, params, run: Run, rng, *, latency, idle, backpressure):
+async def run_bags(dut, params, run: Run, rng, memory, *, idle, backpressure):
+    """Write the table bases, then run ``run``'s bags against ``memory``.
+
+    ``memory(words)`` returns the component that serves the toplevel's memory ports from the
+    laid-out tables. Returns the scoreboard and the cycles the bags took.
+    """
     words, base_writes, requests, expected = stimulus(params, run)
     await FallingEdge(dut.clk)
     base_source = StreamSource(dut, "i_base", rng)
@@ -79,71 +84,77 @@ async def _run(dut, params, run: Run, rng, *, latency, idle, backpressure):
     await FallingEdge(dut.clk)
     base_source.valid.value = 0
     board = Scoreboard(expected)
-    memory = WordMemory(words, rng, latency, idle, backpressure)
     source = StreamSource(dut, "i_req", rng, idle=idle)
     source.extend(requests)
     sink = StreamSink(dut, "o_pooled", rng, board, backpressure=backpressure)
-    responder = MemoryResponder(dut, memory, params.address_width)
     cycles = await run_cycles(
         dut.clk,
-        [source, sink, responder],
+        [source, sink, memory(words)],
         lambda: board.done,
         max_cycles=400 * len(requests) + 1000,
     )
     return board, cycles
 
 
-async def _start(dut):
-    # Inputs idle from time 0: an undriven valid is X on Icarus and would poison the FSM.
-    for port in ("i_req__valid", "i_base__valid", "i_data__valid", "o_req__ready"):
+async def stream_test(dut, combo: int, params, unit, memory, start_ports) -> None:
+    """Directed corner bags plus random bags, every pooled beat against the golden model.
+
+    The body of the stream tests of this testbench and the engine's. ``unit`` is the lookup
+    unit's params (``params`` itself, or the engine's ``unit``); ``memory(words, rng, latency,
+    idle, backpressure)`` returns the component serving the memory ports and a function giving
+    the counters to add to the record; ``start_ports`` are the inputs driven low from time 0
+    (an undriven valid is X on Icarus and would poison the FSMs). ``count`` random requests
+    are split over the four idle x backpressure combinations; idle applies to the requests and
+    the memory's data, backpressure to the pooled output and the memory's request side; the
+    memory latency is drawn from 1 to 32.
+    """
+    args = tb_context(type(params))[1]
+    idle, backpressure = COMBOS[combo]
+    for port in start_ports:
         getattr(dut, port).value = 0
-    dut.o_pooled__ready.value = 0
     Clock(dut.clk, 10, unit="ns").start()
     await reset(dut)
+    rng = np.random.default_rng([args["seed"], combo])
+    runs = [directed_run(unit), random_run(unit, rng, max(1, -(-args["count"] // len(COMBOS))))]
+    totals = {"mismatches": 0, "unexpected": 0, "cycles": 0}
+    for run in runs:
+        component, counters = memory(
+            rng, int(rng.integers(1, 33)), idle=idle, backpressure=backpressure
+        )
+        board, cycles = await run_bags(
+            dut, unit, run, rng, component, idle=idle, backpressure=backpressure
+        )
+        totals["mismatches"] += board.mismatches
+        totals["unexpected"] += board.unexpected
+        totals["cycles"] += cycles
+        for key, value in counters().items():
+            totals[key] = totals.get(key, 0) + value
+    write_record(
+        args,
+        {
+            "test": f"stream idle={idle} backpressure={backpressure}",
+            "transactions": sum(len(r.trace) for r in runs),
+            "random_per_op": len(runs[1].trace),
+            "bags": sum(r.trace.bags for r in runs),
+            **totals,
+        },
+    )
+    assert totals["mismatches"] == 0, f"{totals['mismatches']} mismatches"
+    assert totals["unexpected"] == 0
 
 
 @cocotb.test()
 @cocotb.parametrize(combo=list(range(len(COMBOS))))
 async def test_stream(dut, combo):
-    """Directed corner bags plus random bags, every pooled beat against the golden model.
+    """Bags through the unit against a word memory; see :func:`stream_test`."""
+    params = tb_context(EmbeddingLookupUnitParams)[0]
 
-    ``count`` random requests are split over the four idle x backpressure combinations; idle
-    applies to the requests and the memory's words, backpressure to the pooled output and the
-    memory's request port; the memory latency is drawn from 1 to 12.
-    """
-    params, args = tb_context(EmbeddingLookupUnitParams)
-    idle, backpressure = COMBOS[combo]
-    await _start(dut)
-    rng = np.random.default_rng([args["seed"], combo])
-    runs = [
-        directed_run(params),
-        random_run(params, rng, max(1, -(-args["count"] // len(COMBOS)))),
-    ]
-    mismatches = unexpected = cycles = requests = 0
-    for run in runs:
-        board, n = await _run(
-            dut,
-            params,
-            run,
-            rng,
-            latency=int(rng.integers(1, 13)),
-            idle=idle,
-            backpressure=backpressure,
-        )
-        mismatches += board.mismatches
-        unexpected += board.unexpected
-        cycles += n
-        requests += len(run.trace)
-    write_record(
-        args,
-        {
-            "test": f"stream idle={idle} backpressure={backpressure}",
-            "transactions": requests,
-            "mismatches": mismatches,
-            "cycles": cycles,
-            "random_per_op": len(runs[1].trace),
-            "bags": sum(r.trace.bags for r in runs),
-        },
-    )
-    assert mismatches == 0, f"{mismatches} mismatches"
-    assert unexpected == 0
+    def memory(rng, latency, *, idle, backpressure):
+        def component(words):
+            mem = WordMemory(words, rng, latency, idle, backpressure)
+            return MemoryResponder(dut, mem, params.address_width)
+
+        return component, dict
+
+    ports = ("i_req__valid", "i_base__valid", "i_data__valid", "o_req__ready", "o_pooled__ready")
+    await stream_test(dut, combo, params, params, memory, ports)
