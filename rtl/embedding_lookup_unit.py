@@ -67,9 +67,9 @@ class EmbeddingLookupUnit(wiring.Component):
 
     Notes
     -----
-    One request at a time: a request takes the decoder's expand cycles
-    (:meth:`~rtnerf.params.HybridRowDecoderParams.query_cycles`) plus one, and a bag's end
-    ``dim / lanes`` more cycles to drain (one multiply and accumulate per stored value).
+    One request at a time, one multiply and accumulate per stored value as the decoder
+    expands the row; a bag's end takes ``dim / lanes`` more cycles to drain. (The exact cycle
+    count is not yet stated or checked by the testbench.)
     """
 
     def __init__(self, params: EmbeddingLookupUnitParams):

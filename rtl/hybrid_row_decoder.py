@@ -12,7 +12,7 @@ from .adder_search_tree import AdderSearchTree
 from .bit_reader import BitReader
 from .sparse_search_unit import SparseSearchUnit
 
-__all__ = ["EMPTY", "HybridRowDecoder", "layouts"]
+__all__ = ["HybridRowDecoder", "layouts"]
 
 #: Format codes of the row directory (``rtnerf.models.encoding.Format``).
 EMPTY, DENSE, BITMAP, COO = range(4)

@@ -66,7 +66,6 @@ class AxiDram:
         self.idle, self.backpressure = idle, backpressure
         self.error_bursts = error_bursts
         self.bursts: list[tuple[int, int]] = []  #: (word address, beats) of every burst
-        self.burst_cycles: list[int] = []  #: cycle each burst address was accepted
         self.beats = 0
         self.dram_bursts = 0
         self.protocol_errors: list[str] = []
@@ -78,19 +77,9 @@ class AxiDram:
         self._beat = (0, 0, 0)
 
     @property
-    def bytes(self) -> int:
-        """Data bytes returned (beats times the word size)."""
-        return self.beats * self.word_bytes
-
-    @property
     def dram_bytes(self) -> int:
         """Bytes the DRAM transferred: the aligned DRAM bursts touched, per AXI burst."""
         return self.dram_bursts * self.burst_bytes
-
-    @property
-    def busy(self) -> bool:
-        """Bursts are still to be answered."""
-        return bool(self._queue)
 
     def drive(self) -> tuple[bool, bool, int, int, int]:
         """``(ARREADY, RVALID, RDATA, RRESP, RLAST)`` for this cycle."""
@@ -145,7 +134,6 @@ class AxiDram:
             self.protocol_errors.append(f"burst {n}: {beats} beats at {addr:#x} cross 4 KB")
         word = addr // wb
         self.bursts.append((word, beats))
-        self.burst_cycles.append(self._cycle)
         first, last = addr // self.burst_bytes, (addr + beats * wb - 1) // self.burst_bytes
         self.dram_bursts += last - first + 1
         self._queue.append([self._cycle + self.latency, word, beats, n])

@@ -61,11 +61,6 @@ class WordMemory:
         self._req_ready = self._data_valid = False
         self._word = 0
 
-    @property
-    def busy(self) -> bool:
-        """Words are still to be delivered."""
-        return bool(self._pending)
-
     def drive(self) -> tuple[bool, bool, int]:
         """``(request ready, data valid, data word)`` for this cycle."""
         self._req_ready = self.backpressure == 0 or self.rng.random() >= self.backpressure
