@@ -10,15 +10,22 @@ decoder's:
   decoder needs: DENSE, the value; BITMAP, the bitmap bits ``0 .. col`` (RANK needs the bits
   below ``col``, the hit needs bit ``col``), then the value on a hit; COO, all ``nnz``
   coordinates (the SEARCH), then the value on a hit; EMPTY, nothing more;
-* a **row** request reads the row's whole payload (index part, then values);
-* with a row cache of ``cache_rows`` rows (LRU, ``cache_rows > 0``), a request for a cached row
-  reads nothing; a miss reads the directory entry and the whole payload (a row request) and
-  caches the row, evicting the least recently used one.
+* a **row** request reads the row's whole payload (index part, then values).
 
 A request reads whole words, and DRAM transfers whole bursts: bursts are ``burst_bytes``
-aligned in the image's address space (byte 0 of the image is burst-aligned). The bytes of each
-burst are charged to the first cause, in address order, that needs it (:class:`Cause`), so the
-causes of a request add up to its bursts times ``burst_bytes``.
+aligned in the image's address space (byte 0 of the image is burst-aligned). The decoder reads
+a request in up to three memory requests, in order: the directory entry; the payload part
+(element requests: the bitmap prefix or the coordinates; row requests: the whole payload);
+the value (element requests on a hit). A word is read once per request (the value never
+re-reads the last index word), but every memory request transfers the bursts it touches, so a
+burst shared by two of them (a small table's entry and payload, say) counts twice, as it does
+on the DRAM bus. The bytes of each burst of a memory request are charged to the first cause,
+in address order, that needs it (:class:`Cause`), so the causes of a request add up to its
+bursts times ``burst_bytes``.
+
+A row cache (``cache`` = ``(sets, ways)``, LRU within a set, :func:`cache_hits`) is checked
+before DRAM: a hit reads nothing; a miss reads the entry and the whole row (a row request) and
+caches it.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from rtnerf.params import check_int
 from .golden.decode import _entry, _kernel_layout, _locate, check_indices
 from .image import MemoryImage, values_start
 
-__all__ = ["Cause", "DramAccount", "account"]
+__all__ = ["Cause", "DramAccount", "account", "cache_hits"]
 
 
 class Cause(enum.IntEnum):
@@ -57,13 +64,15 @@ class DramAccount:
     words : numpy.ndarray
         ``int64`` distinct image words each request reads.
     bursts : numpy.ndarray
-        ``int64`` distinct bursts each request reads.
+        ``int64`` bursts each request transfers (a burst once per memory request reading it).
+    memory_requests : numpy.ndarray
+        ``int64`` memory requests (word ranges) the decoder makes for each request.
     cache_hit : numpy.ndarray
         ``bool``: the request was served by the row cache (always False without a cache).
     cause_bytes : numpy.ndarray
         ``int64`` of shape ``(requests, 4)``: burst bytes of each request by :class:`Cause`.
     burst_ptr, burst_ids : numpy.ndarray
-        ``int64``; the bursts of request ``i``, in increasing order, are
+        ``int64``; the bursts of request ``i``, memory request by memory request, are
         ``burst_ids[burst_ptr[i]:burst_ptr[i + 1]]`` (byte address ``id * burst_bytes``).
     """
 
@@ -71,6 +80,7 @@ class DramAccount:
     word_bytes: int
     words: np.ndarray
     bursts: np.ndarray
+    memory_requests: np.ndarray
     cache_hit: np.ndarray
     cause_bytes: np.ndarray
     burst_ptr: np.ndarray
@@ -96,51 +106,62 @@ class DramAccount:
         sums = self.cause_bytes.sum(axis=0)
         return {c.name.lower(): int(sums[c]) for c in Cause}
 
+    @property
+    def total_memory_requests(self) -> int:
+        """Memory requests the decoder made."""
+        return int(self.memory_requests.sum())
+
     def bursts_of(self, request: int) -> np.ndarray:
-        """Return the burst indices request ``request`` reads, in increasing order."""
+        """Return the burst indices request ``request`` transfers, in transfer order."""
         return self.burst_ids[self.burst_ptr[request] : self.burst_ptr[request + 1]]
 
 
 @numba.njit(cache=True)
-def _lru_hits(rows, n_rows, capacity):
-    # Exact LRU over row ids as a doubly linked list in arrays: O(1) per access.
-    prev = np.full(n_rows, -1, np.int64)
-    nxt = np.full(n_rows, -1, np.int64)
-    cached = np.zeros(n_rows, np.bool_)
-    head, tail, size = -1, -1, 0
-    hits = np.zeros(rows.shape[0], np.bool_)
-    for q in range(rows.shape[0]):
-        r = rows[q]
-        if cached[r]:
-            hits[q] = True
-            if head == r:
-                continue
-            # unlink
-            nxt[prev[r]] = nxt[r]
-            if nxt[r] >= 0:
-                prev[nxt[r]] = prev[r]
-            else:
-                tail = prev[r]
-        else:
-            if size == capacity:
-                old = tail
-                tail = prev[old]
-                if tail >= 0:
-                    nxt[tail] = -1
-                else:
-                    head = -1
-                cached[old] = False
-                size -= 1
-            cached[r] = True
-            size += 1
-        prev[r] = -1
-        nxt[r] = head
-        if head >= 0:
-            prev[head] = r
-        head = r
-        if tail < 0:
-            tail = r
+def _cache_hits(keys, sets, ways):
+    # order[s] lists set s's keys, most recently used first; -1 marks an empty way.
+    order = np.full((sets, ways), -1, np.int64)
+    hits = np.zeros(keys.shape[0], np.bool_)
+    for q in range(keys.shape[0]):
+        k = keys[q]
+        line = order[k & (sets - 1)]
+        p = ways - 1  # a miss drops the least recently used key
+        for i in range(ways):
+            if line[i] == k:
+                hits[q] = True
+                p = i
+                break
+        for i in range(p, 0, -1):
+            line[i] = line[i - 1]
+        line[0] = k
     return hits
+
+
+def cache_hits(keys: object, sets: int, ways: int) -> np.ndarray:
+    """Hits of a set-associative LRU cache on a sequence of keys.
+
+    Key ``k`` lives in set ``k mod sets``, which holds the ``ways`` most recently used keys
+    of that set; ``sets = 1`` is a fully associative LRU cache of ``ways`` entries.
+
+    Parameters
+    ----------
+    keys : array_like of int
+        1-D non-negative keys (row ids; the engine adds the table id above the row bits).
+    sets : int
+        Number of sets, a power of two from 1.
+    ways : int
+        Entries per set, at least 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool``: whether each access hit.
+    """
+    check_int("sets", sets, minimum=1, power_of_two=True)
+    check_int("ways", ways, minimum=1)
+    k = np.asarray(keys, np.int64)
+    if k.ndim != 1 or (k < 0).any():
+        raise ValueError("`keys` must be 1-D and non-negative")
+    return _cache_hits(k, sets, ways)
 
 
 @numba.njit(cache=True)
@@ -158,16 +179,19 @@ def _account(
     ids,
     words_out,
     bursts_out,
+    reqs_out,
     cause_out,
 ):
     columns, value_width, word_width, entry_width, coord_width, count_width = lay
     starts = np.empty(3, np.int64)
     ends = np.empty(3, np.int64)
     causes = np.empty(3, np.int64)
+    joined = np.zeros(3, np.bool_)  # section i is in the same memory request as section i - 1
     for q in range(rows.shape[0]):
+        words_out[q] = 0
+        bursts_out[q] = 0
+        reqs_out[q] = 0
         if hits[q]:
-            words_out[q] = 0
-            bursts_out[q] = 0
             continue
         r = rows[q]
         fmt, nnz, offset = _entry(buf, r, entry_width, 2, count_width, 2 + count_width)
@@ -187,6 +211,7 @@ def _account(
                 if nnz > 0:
                     vb = base + vstart
                     starts[n], ends[n], causes[n] = vb, vb + nnz * value_width, 3
+                    joined[n] = n > 1  # one request for the whole payload
                     n += 1
         elif fmt > 0:
             c = cols[q]
@@ -201,15 +226,20 @@ def _account(
                 vb = base + vstart + index * value_width
                 starts[n], ends[n], causes[n] = vb, vb + value_width, 3
                 n += 1
-        last_word, last_burst, nw, nb = np.int64(-1), np.int64(-1), 0, 0
+        last_word, last_burst, nw, nb, nr = np.int64(-1), np.int64(-1), 0, 0, 0
         k = ptr[q]
         for i in range(n):
             w0 = max(starts[i] // word_width, last_word + 1)
             w1 = (ends[i] - 1) // word_width
+            joined_i = joined[i]
+            joined[i] = False
             if w1 < w0:
                 continue
             nw += w1 - w0 + 1
             last_word = w1
+            if not joined_i:  # a new memory request transfers all its bursts
+                last_burst = -1
+                nr += 1
             b0 = max(w0 // burst_words, last_burst + 1)
             b1 = w1 // burst_words
             for b in range(b0, b1 + 1):
@@ -221,6 +251,7 @@ def _account(
             last_burst = max(last_burst, b1)
         words_out[q] = nw
         bursts_out[q] = nb
+        reqs_out[q] = nr
 
 
 def account(
@@ -230,6 +261,7 @@ def account(
     *,
     burst_bytes: int | None = None,
     cache_rows: int = 0,
+    hits: object = None,
 ) -> DramAccount:
     """Count the DRAM words and bursts each request of a trace reads.
 
@@ -246,20 +278,24 @@ def account(
         DRAM burst size in bytes, a power of two from ``word_width / 8`` to 4096; default
         ``image.params.burst_bytes``.
     cache_rows : int
-        Capacity of the LRU row cache in rows; 0 (the default) disables it.
+        Capacity of a fully associative LRU row cache in rows; 0 (the default) disables it.
+    hits : array_like of bool or None
+        The row cache's hit of each request, from a cache model the caller ran
+        (:func:`cache_hits`; the engine's caches are per unit and span tables). Not with
+        ``cache_rows``.
 
     Returns
     -------
     DramAccount
-        Per-request words, bursts, cache hits, bytes by cause and burst lists.
+        Per-request words, bursts, memory requests, cache hits, bytes by cause and bursts.
 
     Raises
     ------
     TypeError
         If ``image`` is not a :class:`MemoryImage` or an argument has the wrong type.
     ValueError
-        If an index is out of range, ``rows`` and ``cols`` differ in shape, or ``burst_bytes``
-        or ``cache_rows`` is out of range.
+        If an index is out of range, ``rows``, ``cols`` and ``hits`` differ in shape, or
+        ``burst_bytes`` or ``cache_rows`` is out of range.
     """
     if not isinstance(image, MemoryImage):
         raise TypeError(f"`image` must be a MemoryImage, not {type(image).__name__}")
@@ -279,22 +315,30 @@ def account(
             raise ValueError(f"`cols` must have the shape of `rows` {r.shape}, not {c.shape}")
         whole = c == -1
         c = check_indices("cols", np.where(whole, 0, c), image.shape[1])
-    if cache_rows > 0:
-        hits = _lru_hits(r, image.shape[0], cache_rows)
-        whole = np.ones(r.size, np.bool_)
+    if hits is not None:
+        if cache_rows:
+            raise ValueError("give `hits` or `cache_rows`, not both")
+        hits = np.asarray(hits, np.bool_)
+        if hits.shape != r.shape:
+            raise ValueError(f"`hits` must have the shape of `rows` {r.shape}, not {hits.shape}")
+    elif cache_rows > 0:
+        hits = cache_hits(r, 1, cache_rows)
+    if hits is not None:
+        whole = np.ones(r.size, np.bool_)  # a cached unit reads whole rows
     else:
         hits = np.zeros(r.size, np.bool_)
     n = r.size
     words = np.empty(n, np.int64)
     bursts = np.empty(n, np.int64)
+    reqs = np.empty(n, np.int64)
     causes = np.zeros((n, len(Cause)), np.int64)
     burst_words = burst_bytes // word_bytes
     lay = _kernel_layout(image)
     args = (image.u32, r, c, whole, hits, lay, burst_words, burst_bytes)
     zeros = np.zeros(n + 1, np.int64)
-    _account(*args, False, zeros, zeros[:0], words, bursts, causes)
+    _account(*args, False, zeros, zeros[:0], words, bursts, reqs, causes)
     ptr = np.concatenate(([0], np.cumsum(bursts))).astype(np.int64)
     ids = np.empty(int(ptr[-1]), np.int64)
     causes[:] = 0
-    _account(*args, True, ptr, ids, words, bursts, causes)
-    return DramAccount(burst_bytes, word_bytes, words, bursts, hits, causes, ptr, ids)
+    _account(*args, True, ptr, ids, words, bursts, reqs, causes)
+    return DramAccount(burst_bytes, word_bytes, words, bursts, reqs, hits, causes, ptr, ids)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import decode as naive
 
-from rtnerf.models.dram import Cause, account
+from rtnerf.models.dram import Cause, account, cache_hits
 from rtnerf.models.image import encode
 from rtnerf.params import EncodingParams
 
@@ -14,7 +14,10 @@ SETTINGS = settings(max_examples=50, derandomize=True, deadline=None)
 
 
 def naive_account(image, rows, cols, burst_bytes, cache_rows):
-    """Per-request (sorted burst ids, cause per burst, words, hit), straight from the policy."""
+    """Per-request (burst ids, cause per burst, words, hit), straight from the policy.
+
+    Burst ids are listed memory request by memory request (entry; payload part; value).
+    """
     lay = image.layout
     w = lay.word_width
     burst_words = burst_bytes // (w // 8)
@@ -36,35 +39,38 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows):
         base = offset * w
         vstart = {2: lay.columns, 3: nnz * lay.coord_width}.get(fmt, 0)
         bv = lay.value_width
-        ranges = [(r * lay.entry_width, (r + 1) * lay.entry_width, Cause.DIRECTORY)]
+        # (start bit, end bit, cause, memory request)
+        ranges = [(r * lay.entry_width, (r + 1) * lay.entry_width, Cause.DIRECTORY, 0)]
         index_cause = Cause.BITMAP if fmt == 2 else Cause.COORDINATES
         if c < 0:
-            ranges.append((base, base + vstart, index_cause))
+            ranges.append((base, base + vstart, index_cause, 1))
             n_values = lay.columns if fmt == 1 else nnz if fmt else 0
-            ranges.append((base + vstart, base + vstart + n_values * bv, Cause.VALUES))
+            ranges.append((base + vstart, base + vstart + n_values * bv, Cause.VALUES, 1))
         elif fmt == 1:
-            ranges.append((base + c * bv, base + (c + 1) * bv, Cause.VALUES))
+            ranges.append((base + c * bv, base + (c + 1) * bv, Cause.VALUES, 2))
         elif fmt in (2, 3):
             if fmt == 2:
-                ranges.append((base, base + c + 1, Cause.BITMAP))
+                ranges.append((base, base + c + 1, Cause.BITMAP, 1))
                 row = naive.expand_row(image, r)
                 hit = row[c] != 0
                 index = sum(1 for v in row[:c] if v != 0)
             else:
-                ranges.append((base, base + vstart, Cause.COORDINATES))
+                ranges.append((base, base + vstart, Cause.COORDINATES, 1))
                 coords = [j for j, v in enumerate(naive.expand_row(image, r)) if v != 0]
                 hit = c in coords
                 index = coords.index(c) if hit else None
             if hit:
                 vb = base + vstart + index * bv
-                ranges.append((vb, vb + bv, Cause.VALUES))
+                ranges.append((vb, vb + bv, Cause.VALUES, 2))
+        # A word is read once per request; each memory request transfers its bursts.
         words, bursts = set(), {}
-        for start, end, cause in ranges:
+        for start, end, cause, req in ranges:
             for word in range(start // w, (end - 1) // w + 1) if end > start else ():
-                words.add(word)
-                bursts.setdefault(word // burst_words, cause)
+                if word not in words:
+                    words.add(word)
+                    bursts.setdefault((req, word // burst_words), cause)
         ids = sorted(bursts)
-        out.append((ids, [bursts[b] for b in ids], len(words), False))
+        out.append(([b for _, b in ids], [bursts[b] for b in ids], len(words), False))
     return out
 
 
@@ -118,9 +124,10 @@ def test_dense_row_directed():
     image = encode(np.ones((4, 16), np.int64), p)
     assert image.layout.payload_base == 4  # 4 entries x 64 bits
     acc = account(image, [0, 3, 3], [0, 15, -1])
-    # request 0: entry word 0 and value word 4 share burst 0
-    assert acc.bursts_of(0).tolist() == [0] and acc.words.tolist()[0] == 2
-    assert acc.cause_bytes[0].tolist() == [64, 0, 0, 0]
+    # request 0: entry word 0 and value word 4 share burst 0, read by two memory requests
+    assert acc.bursts_of(0).tolist() == [0, 0] and acc.words.tolist()[0] == 2
+    assert acc.cause_bytes[0].tolist() == [64, 0, 0, 64]
+    assert acc.memory_requests.tolist() == [2, 2, 2]
     # request 1: entry word 3 (burst 0), row 3 = words 16..19, value 15 in word 19 (burst 2)
     assert acc.bursts_of(1).tolist() == [0, 2]
     assert acc.cause_bytes[1].tolist() == [64, 0, 0, 64]
@@ -140,6 +147,7 @@ def test_bitmap_miss_reads_no_value_and_prefix_only():
     assert acc.bursts_of(1).tolist() == [0, 1, 2, 3, 4, 5]
     assert acc.bursts_of(2).tolist() == [0, 1, 2]
     assert acc.bytes_by_cause() == {"directory": 12, "bitmap": 28, "coordinates": 0, "values": 4}
+    assert acc.memory_requests.tolist() == [2, 3, 2]
 
 
 def test_empty_row_reads_only_its_entry():
@@ -158,6 +166,41 @@ def test_lru_cache_hits_and_evictions():
     assert acc.bursts[acc.cache_hit].sum() == 0
     no_cache = account(image, trace)
     assert acc.total_bytes < no_cache.total_bytes
+
+
+def naive_cache_hits(keys, sets, ways):
+    cache = [OrderedDict() for _ in range(sets)]
+    hits = []
+    for k in keys:
+        line = cache[k % sets]
+        hits.append(k in line)
+        line[k] = True
+        line.move_to_end(k, last=False)
+        if len(line) > ways:
+            line.popitem()
+    return hits
+
+
+@pytest.mark.parametrize(("sets", "ways"), [(1, 1), (1, 4), (2, 2), (8, 1), (4, 3)])
+def test_set_associative_cache_matches_naive(sets, ways):
+    seed = 100 * sets + ways
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 40, 3000)
+    assert cache_hits(keys, sets, ways).tolist() == naive_cache_hits(keys, sets, ways), seed
+
+
+def test_given_hits_read_whole_rows():
+    image = encode(np.eye(8, dtype=np.int64), EncodingParams(value_width=8))
+    hits = [False, True, False]
+    acc = account(image, [0, 0, 3], [2, 5, 1], hits=hits)
+    assert acc.cache_hit.tolist() == hits and acc.words[1] == 0
+    assert acc.words[2] == account(image, [3]).words[0]  # a miss reads the whole row
+    with pytest.raises(ValueError, match=r"^give `hits` or `cache_rows`, not both$"):
+        account(image, [0], hits=[True], cache_rows=2)
+    with pytest.raises(ValueError, match=r"^`hits` must have the shape of `rows` \(1,\)"):
+        account(image, [0], hits=[True, False])
+    with pytest.raises(ValueError, match=r"^`sets` must be a power of two"):
+        cache_hits([1], 3, 1)
 
 
 def test_aligned_rows_never_share_bursts():
