@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from amaranth import *
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..params.embedding_lookup_unit import EmbeddingLookupUnitParams
@@ -18,6 +19,8 @@ def layouts(p: EmbeddingLookupUnitParams) -> tuple[data.StructLayout, ...]:
         {
             "table": unsigned(p.table_width),
             "row": unsigned(p.row_width),
+            "col": unsigned(p.col_width),
+            "element": unsigned(1),
             "weight": signed(p.weight_width),
             "last": unsigned(1),
         }
@@ -40,14 +43,22 @@ def _overflow(value: Value, width: int, saturate: bool) -> Value:
 class EmbeddingLookupUnit(wiring.Component):
     """Pools embedding rows per bag: fetch, weight, accumulate, scale, round, emit.
 
-    Each bag request ``(table, row, weight, last)`` expands row ``row`` of table ``table``
+    Each ROW request ``(table, row, weight, last)`` expands row ``row`` of table ``table``
     through the hybrid row decoder (DENSE rows straight through, sparse rows one beat per
     stored value; the decoder's memory requests are offset by the table's base address, set
     beforehand on ``i_base``). Every stored value is multiplied by the weight (or
     ``2**weight_frac_bits`` for ``sum``/``mean``) and added into its column's accumulator;
     after a request with ``last`` the ``dim`` accumulators are scaled, rounded and limited as
     :class:`~rtnerf.params.EmbeddingLookupUnitParams` defines, and leave on ``o_pooled``
-    ``lanes`` at a time, column 0 first, then clear.
+    ``lanes`` at a time, column 0 first, then clear. An ELEMENT request (``element`` set)
+    reads one value ``(row, col)`` (an element query of the decoder) and accumulates it times
+    its weight into column 0; its bag leaves as one beat.
+
+    With a row cache (``cache_ways > 0``) every request first looks its ``(table, row)`` up in
+    the cache: a hit replays the row's decoder beats from the cache's memory, a miss expands
+    the row through the decoder (element requests too, keeping only column ``col``) and writes
+    its beats into the least recently used way of the row's set. Writing a base address
+    empties the cache.
 
     Parameters
     ----------
@@ -57,9 +68,11 @@ class EmbeddingLookupUnit(wiring.Component):
     Members
     -------
     i_req : In(stream.Signature(request_layout))
-        ``table``, ``row``, ``weight`` (signed fixed point), ``last`` (ends the bag).
+        ``table``, ``row``, ``col`` (ELEMENT), ``element``, ``weight`` (signed fixed point),
+        ``last`` (ends the bag).
     i_base : In(stream.Signature(base_layout))
-        ``table``, ``addr``: the word address of the table's image (always ready).
+        ``table``, ``addr``: the word address of the table's image (always ready; write them
+        between bags).
     o_req : Out(stream.Signature(...)), i_data : In(stream.Signature(...))
         The decoder's memory requests (offset by the base) and words.
     o_pooled : Out(stream.Signature(pooled_layout))
@@ -68,8 +81,8 @@ class EmbeddingLookupUnit(wiring.Component):
     Notes
     -----
     One request at a time, one multiply and accumulate per stored value as the decoder
-    expands the row; a bag's end takes ``dim / lanes`` more cycles to drain. (The exact cycle
-    count is not yet stated or checked by the testbench.)
+    expands the row (or the cache replays it, one beat per cycle after one cycle of read
+    latency); a ROW bag's end takes ``dim / lanes`` more cycles to drain, an ELEMENT bag's one.
     """
 
     def __init__(self, params: EmbeddingLookupUnitParams):
@@ -93,6 +106,7 @@ class EmbeddingLookupUnit(wiring.Component):
         p = self.params
         m.submodules.decoder = dec = self._decoder
         saturate = p.overflow == "saturate"
+        cached = p.cache_ways > 0
 
         bases = Array(Signal(p.address_width, name=f"base_{t}") for t in range(p.tables))
         m.d.comb += self.i_base.ready.eq(1)
@@ -101,6 +115,8 @@ class EmbeddingLookupUnit(wiring.Component):
 
         table = Signal(p.table_width)
         row = Signal(p.row_width)
+        col = Signal(p.col_width)
+        element = Signal()
         weight = Signal(signed(p.weight_width))
         bag_end = Signal()
         count = Signal(p.bag_width)  # requests in the bag so far
@@ -115,58 +131,128 @@ class EmbeddingLookupUnit(wiring.Component):
             dec.o_req.ready.eq(self.o_req.ready),
         ]
 
-        # Mean pooling: reciprocal of the bag size.
+        # Scale at the bag's end: the mean's reciprocal of the bag size (2**f for ELEMENT bags).
         if p.pooling == "mean":
             recip = Array(
                 Const(p.reciprocal(max(n, 1)), p.weight_frac_bits + 2) for n in range(p.max_bag + 1)
             )
-            scale = recip[count].as_signed()
+            scale = Mux(element, 1 << p.weight_frac_bits, recip[count]).as_signed()
         else:
             scale = Const(1, 2).as_signed()
         group = Signal(range(p.dim // p.lanes))
+
+        # The beat being accumulated: from the decoder or replayed from the cache.
+        beat = Signal(dec.o_value.payload.shape())
+        beat_valid = Signal()
+
+        def accumulate():
+            # Column `col` only for ELEMENT requests; the request ends with the beat's `last`.
+            with m.If(beat_valid):
+                with m.If(beat.hit & (~element | (beat.column == col))):
+                    target = acc[Mux(element, 0, beat.column)]
+                    total = target + beat.value * weight
+                    m.d.sync += target.eq(_overflow(total, p.acc_width, saturate))
+                with m.If(beat.last):
+                    m.d.sync += [count.eq(count + 1), group.eq(0)]
+                    with m.If(bag_end):
+                        m.next = "DRAIN"
+                    with m.Else():
+                        m.next = "IDLE"
+
+        if cached:
+            ways, sets = p.cache_ways, p.cache_sets
+            lines = ways * sets
+            key_width = p.table_width + p.row_width
+            tags = Array(Signal(key_width + 1, name=f"tag_{i}") for i in range(lines))  # valid|key
+            ages = Array(Signal(range(ways), init=i % ways, name=f"age_{i}") for i in range(lines))
+            m.submodules.store = store = Memory(shape=beat.shape(), depth=lines * p.dim, init=[])
+            wp, rp = store.write_port(), store.read_port()
+            line = Signal(range(lines))
+            fill = Signal(range(p.dim))  # beats written into `line`
+            replay = Signal(range(p.dim + 1))  # beat being read
+            primed = Signal()  # the read port holds beat `replay - 1`
+            key = Cat(row, table)
+            set_base = (row[: (sets - 1).bit_length()] if sets > 1 else 0) * ways
+            hit_way = Signal(range(ways))
+            hit = Signal()
+            victim = Signal(range(ways))
+            with m.If(self.i_base.valid):  # a table moved: forget every row
+                m.d.sync += [tags[i][key_width].eq(0) for i in range(lines)]
+            for w in reversed(range(ways)):
+                tag = tags[set_base + w]
+                with m.If(tag[key_width] & (tag[:key_width] == key)):
+                    m.d.comb += [hit.eq(1), hit_way.eq(w)]
+                with m.If(ages[set_base + w] == ways - 1):
+                    m.d.comb += victim.eq(w)
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i_req.ready.eq(1)
                 with m.If(self.i_req.valid):
                     req = self.i_req.payload
+                    w = req.weight
+                    if p.pooling != "weighted":  # ELEMENT requests always take their weight
+                        w = Mux(req.element, req.weight, 1 << p.weight_frac_bits)
                     m.d.sync += [
                         table.eq(req.table),
                         row.eq(req.row),
-                        weight.eq(
-                            req.weight if p.pooling == "weighted" else 1 << p.weight_frac_bits
-                        ),
+                        col.eq(req.col),
+                        element.eq(req.element),
+                        weight.eq(w),
                         bag_end.eq(req.last),
                     ]
-                    m.next = "QUERY"
+                    m.next = "LOOKUP" if cached else "QUERY"
+            if cached:
+                with m.State("LOOKUP"):
+                    way = Mux(hit, hit_way, victim)
+                    for w in range(ways):  # `way` becomes the most recently used
+                        age = ages[set_base + w]
+                        with m.If(w == way):
+                            m.d.sync += age.eq(0)
+                        with m.Elif(age < ages[set_base + way]):
+                            m.d.sync += age.eq(age + 1)
+                    m.d.sync += [line.eq(set_base + way), fill.eq(0), replay.eq(0), primed.eq(0)]
+                    with m.If(hit):
+                        m.next = "REPLAY"
+                    with m.Else():
+                        m.d.sync += tags[set_base + victim].eq(Cat(key, 1))
+                        m.next = "QUERY"
+                with m.State("REPLAY"):
+                    m.d.comb += rp.addr.eq(line * p.dim + replay)
+                    m.d.sync += [replay.eq(replay + 1), primed.eq(1)]
+                    m.d.comb += [beat.eq(rp.data), beat_valid.eq(primed)]
+                    accumulate()
             with m.State("QUERY"):
                 m.d.comb += [
                     dec.i_query.valid.eq(1),
                     dec.i_query.payload.row.eq(row),
-                    dec.i_query.payload.expand.eq(1),
+                    dec.i_query.payload.col.eq(col),
+                    dec.i_query.payload.expand.eq(1 if cached else ~element),
                 ]
                 with m.If(dec.i_query.ready):
                     m.next = "ACCUMULATE"
             with m.State("ACCUMULATE"):
-                beat = dec.o_value.payload
-                m.d.comb += dec.o_value.ready.eq(1)
-                with m.If(dec.o_value.valid):
-                    with m.If(beat.hit):
-                        total = acc[beat.column] + beat.value * weight
-                        m.d.sync += acc[beat.column].eq(_overflow(total, p.acc_width, saturate))
-                    with m.If(beat.last):
-                        m.d.sync += [count.eq(count + 1), group.eq(0)]
-                        with m.If(bag_end):
-                            m.next = "DRAIN"
-                        with m.Else():
-                            m.next = "IDLE"
+                m.d.comb += [
+                    beat.eq(dec.o_value.payload),
+                    beat_valid.eq(dec.o_value.valid),
+                    dec.o_value.ready.eq(1),
+                ]
+                if cached:
+                    with m.If(beat_valid):
+                        m.d.comb += [
+                            wp.addr.eq(line * p.dim + fill),
+                            wp.data.eq(beat),
+                            wp.en.eq(1),
+                        ]
+                        m.d.sync += fill.eq(fill + 1)
+                accumulate()
             with m.State("DRAIN"):
                 out = self.o_pooled
-                last_group = group == p.dim // p.lanes - 1
+                last_group = element | (group == p.dim // p.lanes - 1)
                 m.d.comb += [out.valid.eq(1), out.payload.last.eq(last_group)]
                 for i in range(p.lanes):
-                    col = group * p.lanes + i
-                    y = acc[col] * scale
+                    c = group * p.lanes + i
+                    y = acc[c] * scale
                     if p.rounding == "nearest" and p.shift > 0:
                         y = y + (1 << (p.shift - 1))
                     m.d.comb += out.payload.values[i].eq(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth import *
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..params.engine import EngineParams
@@ -18,7 +18,9 @@ class Engine(wiring.Component):
     """``units`` embedding lookup units behind one burst read port.
 
     Bag requests are dealt out by bag: bag ``b`` (counted from reset) runs on unit ``b mod
-    units``, and pooled outputs are collected in the same order, so they leave in bag order.
+    units``, through a queue of ``queue_depth`` requests in front of each unit (so the next
+    unit gets its bag while this one works), and pooled outputs are collected in the same
+    order, so they leave in bag order.
     The units' memory requests (one outstanding per unit) go through a round-robin arbiter
     into the :class:`~rtnerf.rtl.memory_port.MemoryPort`; a FIFO of unit ids routes each
     request's words back to its unit. Base addresses written on ``i_base`` reach every unit.
@@ -82,15 +84,25 @@ class Engine(wiring.Component):
                 u.i_base.payload.eq(self.i_base.payload),
             ]
 
-        # Bag requests: to unit `deal`, which moves on after a request that ends a bag.
+        # Bag requests: into the queue of unit `deal`, which moves on after a request that
+        # ends a bag.
         deal = Signal(range(n))
         for i, u in enumerate(units):
-            m.d.comb += u.i_req.payload.eq(self.i_req.payload)
-            with m.If(deal == i):
+            if p.queue_depth:
+                q = SyncFIFOBuffered(width=len(self.i_req.payload.as_value()), depth=p.queue_depth)
+                m.submodules[f"queue{i}"] = q
                 m.d.comb += [
-                    u.i_req.valid.eq(self.i_req.valid),
-                    self.i_req.ready.eq(u.i_req.ready),
+                    q.w_data.eq(self.i_req.payload),
+                    u.i_req.payload.eq(q.r_data),
+                    u.i_req.valid.eq(q.r_rdy),
+                    q.r_en.eq(u.i_req.ready),
                 ]
+                valid, ready = q.w_en, q.w_rdy
+            else:
+                m.d.comb += u.i_req.payload.eq(self.i_req.payload)
+                valid, ready = u.i_req.valid, u.i_req.ready
+            with m.If(deal == i):
+                m.d.comb += [valid.eq(self.i_req.valid), self.i_req.ready.eq(ready)]
         with m.If(self.i_req.valid & self.i_req.ready & self.i_req.payload.last):
             m.d.sync += deal.eq(Mux(deal == n - 1, 0, deal + 1))
 

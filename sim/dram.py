@@ -11,7 +11,7 @@ addresses, INCR bursts of the bus width, no 4 KB crossing) and lists every viola
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 __all__ = ["AxiDram", "AxiResponder"]
 
@@ -80,6 +80,14 @@ class AxiDram:
     def dram_bytes(self) -> int:
         """Bytes the DRAM transferred: the aligned DRAM bursts touched, per AXI burst."""
         return self.dram_bursts * self.burst_bytes
+
+    def dram_burst_ids(self) -> Counter:
+        """How often each aligned DRAM burst was transferred (one count per AXI burst)."""
+        out: Counter = Counter()
+        wb, bb = self.word_bytes, self.burst_bytes
+        for word, beats in self.bursts:
+            out.update(range(word * wb // bb, ((word + beats) * wb - 1) // bb + 1))
+        return out
 
     def drive(self) -> tuple[bool, bool, int, int, int]:
         """``(ARREADY, RVALID, RDATA, RRESP, RLAST)`` for this cycle."""

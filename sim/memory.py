@@ -143,10 +143,12 @@ def words_per_query(memory: WordMemory, query_cycles: list[int]) -> np.ndarray:
     return np.bincount(owner, weights=lengths, minlength=len(query_cycles)).astype(np.int64)
 
 
-def place(images, align_words: int = 64) -> tuple[list[int], list[int]]:
+def place(images, align_words: int = 1024) -> tuple[list[int], list[int]]:
     """Lay several images out in one memory, each at a multiple of ``align_words`` words.
 
-    Returns the memory's words and each image's base word address.
+    The default alignment puts every image on a 4 KB boundary (at 32-bit words and more), so
+    DRAM bursts of any size are aligned in the image as in memory. Returns the memory's words
+    and each image's base word address.
     """
     words: list[int] = []
     bases = []

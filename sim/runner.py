@@ -220,6 +220,18 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
     return Build(block, params, simulator, waves, vpath, build_dir, runner)
 
 
+#: Counters of the testbenches' records that the summary totals when present.
+DRAM_FIELDS = (
+    "dram_bytes",
+    "dram_bytes_expected",
+    "dram_burst_mismatches",
+    "dram_bursts",
+    "dram_requests",
+    "memory_requests",
+    "cache_hits",
+)
+
+
 def cosim(
     built: Build,
     *,
@@ -251,7 +263,9 @@ def cosim(
     -------
     dict
         The summary: ``block``, ``simulator``, ``seed``, ``transactions``, ``mismatches``,
-        ``cycles``, ``tests``, ``failures``, ``passed`` and the per-test records.
+        ``cycles``, ``tests``, ``failures``, ``passed``, the per-test records and, where the
+        testbench counts memory traffic, the totals of :data:`DRAM_FIELDS` and
+        ``dram_bytes_by_cause``.
     """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -326,6 +340,12 @@ def cosim(
         ),
         "records": records,
     }
+    for key in DRAM_FIELDS:  # memory traffic, where the testbench counts it
+        if any(key in r for r in records):
+            summary[key] = sum(r.get(key, 0) for r in records)
+    causes = [r["dram_bytes_by_cause"] for r in records if "dram_bytes_by_cause" in r]
+    if causes:
+        summary["dram_bytes_by_cause"] = {k: sum(c[k] for c in causes) for k in causes[0]}
     summary["passed"] = bool(tests and not failures and not summary["mismatches"])
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

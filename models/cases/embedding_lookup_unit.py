@@ -45,6 +45,7 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
     table[3, ::3] = np.arange(1, len(table[3, ::3]) + 1)  # sparse ramp
     table[4, 0], table[4, d - 1] = 1, -1  # first and last column only
     table[5] = np.arange(d) % 5 - 2  # small values, halves after scaling
+    e = d - 1  # ELEMENT requests: (row, weight, column)
     bags = [
         [(1, whi)] * params.max_bag,  # overflow upwards
         [(2, whi)] * params.max_bag,  # overflow downwards
@@ -54,15 +55,22 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         [(5, min(whi, 1 << max(0, params.weight_frac_bits - 1)))],  # half weights: half-way values
         [(4, whi), (4, wlo), (3, -3)],
         [(5, 3), (3, -2), (1, 1), (2, 1), (0, 5)],
+        [(4, whi, 0), (4, whi, e), (4, 5, 1), (0, 7, e)],  # ELEMENT: first, last, zero, empty
+        [(1, whi, e)] * params.max_bag,  # ELEMENT overflow
+        [(3, 1, 0)],  # ELEMENT bag of one, tiny weight
+        [(1, wlo, 0), (2, wlo, e), (3, 2, 3 % d)],  # interpolation-like footprint
+        [(3, 1), (3, -1)],  # a ROW bag straight after ELEMENT ones
     ]
-    rows = [r for bag in bags for r, _ in bag]
-    weights = [w for bag in bags for _, w in bag]
+    reqs = [r if len(r) == 3 else (*r, -1) for bag in bags for r in bag]
+    rows = [r for r, _, _ in reqs]
+    weights = [w for _, w, _ in reqs]
+    cols = [c for _, _, c in reqs]
     last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
     trace = Trace(
-        op=np.zeros(len(rows), np.uint8),
+        op=(np.array(cols) >= 0).astype(np.uint8),
         table=np.zeros(len(rows), np.uint16),
         row=np.array(rows, np.int64),
-        col=np.full(len(rows), -1, np.int32),
+        col=np.array(cols, np.int32),
         weight=np.array(weights, np.int64),
         last=np.array(last),
         weight_frac_bits=params.weight_frac_bits,
@@ -73,27 +81,39 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
 
 
 def random_run(
-    params: EmbeddingLookupUnitParams, rng: np.random.Generator, requests: int, rows: int = 48
+    params: EmbeddingLookupUnitParams,
+    rng: np.random.Generator,
+    requests: int,
+    rows: int = 48,
+    *,
+    max_bag: int = 16,
+    element_fraction: float = 0.25,
+    bags: int | None = None,
 ) -> Run:
     """Random tables (all formats mixed) and bags of at least ``requests`` requests in all.
 
-    One table per ``params.tables``; Zipf rows, bag sizes up to ``max_bag`` (at most 16).
+    One table per ``params.tables``; Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
+    the unit's), ``element_fraction`` of the bags ELEMENT bags of 1 to 4 requests. With
+    ``bags``, exactly that many bags instead (``requests`` is ignored).
     """
     dec = params.decoder
     tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
-    bag = min(params.max_bag, 16)
-    bags = max(1, -(-requests * 2 // (bag + 1)))
+    bag = min(params.max_bag, max_bag)
+    mean = (1 - element_fraction) * (bag + 1) / 2 + element_fraction * 2.5
+    exact = bags is not None
+    bags = bags if exact else max(1, int(requests / mean))
     while True:  # bag sizes are random: draw until the requests are enough
         trace = random_bag_trace(
             rng,
             [t.shape for t in tables],
             bags,
             max_bag=bag,
+            element_fraction=element_fraction,
             weight_width=params.weight_width,
             weight_frac_bits=params.weight_frac_bits,
             name="random",
         )
-        if len(trace) >= requests:
+        if exact or len(trace) >= requests:
             break
         bags += max(1, bags // 8)
     return Run("random", tables, _images(params, tables), trace)

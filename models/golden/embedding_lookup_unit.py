@@ -13,7 +13,7 @@ from ...errors import ConfigError
 from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
 from ..image import MemoryImage
 from ..trace import Op, Trace
-from .decode import expand_rows
+from .decode import expand_rows, lookup
 from .hybrid_row_decoder import check_image
 
 __all__ = ["check_trace", "evaluate", "overflow"]
@@ -30,7 +30,7 @@ def overflow(x, width, saturate):
 
 
 @numba.njit(cache=True)
-def _pool(values, weights, starts, recips, acc_width, out_width, shift, saturate, nearest, out):
+def _pool(values, weights, starts, scales, acc_width, out_width, shift, saturate, nearest, out):
     dim = values.shape[1]
     acc = np.zeros(dim, np.int64)
     for b in range(starts.size - 1):
@@ -38,9 +38,8 @@ def _pool(values, weights, starts, recips, acc_width, out_width, shift, saturate
         for q in range(starts[b], starts[b + 1]):
             for c in range(dim):
                 acc[c] = overflow(acc[c] + values[q, c] * weights[q], acc_width, saturate)
-        n = starts[b + 1] - starts[b]
         for c in range(dim):
-            y = acc[c] * recips[n]
+            y = acc[c] * scales[b]
             if nearest and shift > 0:
                 y += np.int64(1) << (shift - 1)
             out[b, c] = overflow(y >> shift, out_width, saturate)
@@ -53,15 +52,13 @@ def check_trace(params: EmbeddingLookupUnitParams, images: list[MemoryImage], tr
     ------
     ConfigError
         Naming what does not fit: an image the decoder cannot read, more tables than the unit
-        has, ELEMENT requests, another weight format, a bag longer than ``max_bag``, or a
-        request outside its table.
+        has, another weight format, a bag longer than ``max_bag``, or a request outside its
+        table.
     """
     if not 1 <= len(images) <= params.tables:
         raise ConfigError(f"{len(images)} tables given; the unit has `tables` {params.tables}")
     for image in images:
         check_image(params.decoder, image)
-    if (trace.op != Op.ROW).any():
-        raise ConfigError("the lookup unit runs ROW requests only; the trace has ELEMENT ones")
     if (
         trace.weight_frac_bits != params.weight_frac_bits
         or trace.weight_width > params.weight_width
@@ -81,6 +78,9 @@ def evaluate(
 ) -> np.ndarray:
     """Pooled output of every bag, ``int64`` of shape ``(bags, dim)``.
 
+    An ELEMENT bag's scalar is in column 0, the rest of its row 0 (the unit's output beat
+    carries the first ``lanes`` columns).
+
     Raises
     ------
     ConfigError
@@ -88,23 +88,28 @@ def evaluate(
     """
     check_trace(params, images, trace)
     values = np.zeros((len(trace), params.dim), np.int64)
+    element = trace.op == Op.ELEMENT
     for t, image in enumerate(images):
-        sel = np.flatnonzero(trace.table == t)
+        sel = np.flatnonzero((trace.table == t) & ~element)
         if sel.size:
             values[sel] = expand_rows(image, trace.row[sel])
-    if params.pooling == "weighted":
-        weights = trace.weight.astype(np.int64)
-    else:
-        weights = np.full(len(trace), 1 << params.weight_frac_bits, np.int64)
-    recips = np.ones(params.max_bag + 1, np.int64)
+        sel = np.flatnonzero((trace.table == t) & element)
+        if sel.size:
+            values[sel, 0] = lookup(image, trace.row[sel], trace.col[sel])
+    weights = trace.weight.astype(np.int64)
+    if params.pooling != "weighted":
+        weights[~element] = 1 << params.weight_frac_bits
+    starts = trace.bag_starts
+    scales = np.ones(trace.bags, np.int64)
     if params.pooling == "mean":
-        recips[1:] = [params.reciprocal(n) for n in range(1, params.max_bag + 1)]
+        scales[:] = [params.reciprocal(int(n)) for n in np.diff(starts)]
+        scales[element[starts[:-1]]] = 1 << params.weight_frac_bits
     out = np.empty((trace.bags, params.dim), np.int64)
     _pool(
         values,
         weights,
-        trace.bag_starts,
-        recips,
+        starts,
+        scales,
         params.acc_width,
         params.out_width,
         params.shift,

@@ -2,6 +2,7 @@
 
 from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
+from .dram import DramParams
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .encoding import EncodingParams
 from .engine import EngineParams
@@ -13,6 +14,7 @@ __all__ = [
     "CONFIG_VERSION",
     "AdderSearchTreeParams",
     "ConfigError",
+    "DramParams",
     "EmbeddingLookupUnitParams",
     "EncodingParams",
     "EngineParams",

@@ -53,6 +53,19 @@ class EmbeddingLookupUnitParams(Params):
         Most requests in a bag, 1 to 1024 (the bag counter, and ``mean``'s reciprocal table).
     lanes : int
         Pooled values per output beat, 1 to 16, dividing ``dim``.
+    cache_ways, cache_sets : int
+        The unit's row cache: ``cache_ways`` (0 to 8; 0, the default, builds none) rows in each
+        of ``cache_sets`` sets (a power of two, 1 to 64); row ``r`` of any table goes to set
+        ``r mod cache_sets``, LRU within the set (:func:`rtnerf.models.dram.cache_hits`). A
+        cached unit reads whole rows, for ELEMENT requests too, and keeps each row as the
+        decoder's beats (up to ``dim`` of them).
+
+    Notes
+    -----
+    ELEMENT requests (``op`` 1 in a trace: row ``row``, column ``col``) always take the
+    request's weight and accumulate into column 0's accumulator; their bag leaves as one beat
+    with the scalar in lane 0 (the other lanes 0), scaled with ``s = weight_frac_bits`` (for
+    ``mean``, ``R`` is replaced by ``2**f``: an interpolation is a weighted sum).
     """
 
     kind = "embedding_lookup_unit"
@@ -77,6 +90,8 @@ class EmbeddingLookupUnitParams(Params):
     overflow: str = "saturate"
     max_bag: int = 64
     lanes: int = 4
+    cache_ways: int = 0
+    cache_sets: int = 1
 
     def __post_init__(self) -> None:
         self.decoder  # noqa: B018 - validates the decoder's fields, naming them
@@ -90,6 +105,13 @@ class EmbeddingLookupUnitParams(Params):
         check_choice("overflow", self.overflow, OVERFLOWS)
         check_int("max_bag", self.max_bag, minimum=1, maximum=1024)
         check_int("lanes", self.lanes, minimum=1, maximum=16)
+        check_int("cache_ways", self.cache_ways, minimum=0, maximum=8)
+        check_int("cache_sets", self.cache_sets, minimum=1, maximum=64, power_of_two=True)
+        if self.cache_sets > 1 << self.row_width:
+            raise ValueError(
+                f"`cache_sets` must be at most 2**row_width {1 << self.row_width}, "
+                f"not {self.cache_sets}"
+            )
         if self.pooling == "mean" and self.acc_width + self.weight_frac_bits > 62:
             raise ValueError(
                 f"`acc_width` + `weight_frac_bits` must be at most 62 for mean pooling (the "
@@ -118,6 +140,16 @@ class EmbeddingLookupUnitParams(Params):
     def table_width(self) -> int:
         """Bits of a table id."""
         return max(1, (self.tables - 1).bit_length())
+
+    @property
+    def col_width(self) -> int:
+        """Bits of a column index."""
+        return max(1, (self.dim - 1).bit_length())
+
+    @property
+    def cache_rows(self) -> int:
+        """Rows the cache holds (0 without a cache)."""
+        return self.cache_ways * self.cache_sets
 
     @property
     def bag_width(self) -> int:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import ClassVar
 
 from .base import Params, check_int
+from .dram import DramParams
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .memory_port import MemoryPortParams
 
@@ -20,25 +21,36 @@ class EngineParams(Params):
     ----------
     units : int
         Embedding lookup units, 1 to 8. Bag ``b`` of a trace runs on unit ``b mod units``.
+    queue_depth : int
+        Bag requests queued in front of each unit, 0 (none: the next bag waits until this
+        unit took the last request of its bag) to 1024.
     unit : EmbeddingLookupUnitParams
         Every unit's design point (a mapping in YAML).
     port : MemoryPortParams
         The shared memory port (a mapping in YAML); its ``word_width`` and ``address_width``
         must be the unit's, and its requests long enough for a whole row.
+    dram : DramParams
+        The DRAM the design is measured against (co-simulation, performance model); its
+        ``burst_bytes`` must be at least a word and at most one AXI burst of the port
+        (``max_burst`` words, and ``boundary_bytes``), so that no DRAM burst is split.
     """
 
     kind = "engine"
     nested: ClassVar[dict[str, type[Params]]] = {
         "unit": EmbeddingLookupUnitParams,
         "port": MemoryPortParams,
+        "dram": DramParams,
     }
 
     units: int = 2
+    queue_depth: int = 64
     unit: EmbeddingLookupUnitParams = dataclasses.field(default_factory=EmbeddingLookupUnitParams)
     port: MemoryPortParams = dataclasses.field(default_factory=MemoryPortParams)
+    dram: DramParams = dataclasses.field(default_factory=DramParams)
 
     def __post_init__(self) -> None:
         check_int("units", self.units, minimum=1, maximum=8)
+        check_int("queue_depth", self.queue_depth, minimum=0, maximum=1024)
         for name, cls in self.nested.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"`{name}` must be {cls.__name__}, not {getattr(self, name)!r}")
@@ -46,6 +58,12 @@ class EngineParams(Params):
             mine, theirs = getattr(self.port, field), getattr(self.unit, field)
             if mine != theirs:
                 raise ValueError(f"`port.{field}` {mine} must equal `unit.{field}` {theirs}")
+        most = min(self.port.chunk_words * self.port.word_bytes, 4096)
+        if not self.port.word_bytes <= self.dram.burst_bytes <= most:
+            raise ValueError(
+                f"`dram.burst_bytes` must be from a word ({self.port.word_bytes}) to one AXI "
+                f"burst of the port ({most}), not {self.dram.burst_bytes}"
+            )
         need = self.unit.decoder.max_row_words
         if self.port.max_request < need:
             raise ValueError(

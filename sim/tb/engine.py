@@ -1,57 +1,153 @@
 """cocotb testbench of the engine: lookup units, arbiter and memory port against an AXI DRAM.
 
-The tables sit in an :class:`~rtnerf.sim.dram.AxiDram` (latency, bandwidth and burst counting),
-bag requests come from a trace, and every pooled beat is checked in order against the golden
-model (:func:`rtnerf.models.golden.embedding_lookup_unit.evaluate`: the engine's bags are the
-unit's, only spread over several units). The records carry the DRAM traffic the model counted.
+The tables sit in an :class:`~rtnerf.sim.dram.AxiDram` (latency, bandwidth and burst
+counting), bag requests come from a trace, and every pooled beat is checked in order against
+the golden model (:func:`rtnerf.models.golden.engine.evaluate`). Every run also checks the
+DRAM traffic against the golden accounting (:func:`rtnerf.models.golden.engine.traffic`): the
+DRAM bursts transferred, burst by burst, and so the bytes.
+
+``test_stream`` stresses the handshakes (random stalls, memory latency 1 to 32);
+``test_trace`` measures: the DRAM of the design point (``params.dram``), no stalls, and either
+the trace and images named in the run arguments (``trace``, ``images``) or a random trace of
+``bags`` bags (default ``count``) with bag sizes up to 64.
 """
 
 from __future__ import annotations
 
 import cocotb
+import numpy as np
+from cocotb.clock import Clock
 
+from ...models.cases.embedding_lookup_unit import Run, random_run
+from ...models.golden.engine import traffic
+from ...models.image import read_image
+from ...models.trace import read_trace
 from ...params.engine import EngineParams
 from ..dram import AxiDram, AxiResponder
-from ..stream import COMBOS, tb_context
-from .embedding_lookup_unit import stream_test
+from ..memory import place
+from ..stream import COMBOS, reset, tb_context, write_record
+from .embedding_lookup_unit import run_bags, stream_test
 
 #: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = [f"test_stream/combo={i}" for i in range(len(COMBOS))]
+TESTS = [f"test_stream/combo={i}" for i in range(len(COMBOS))] + ["test_trace"]
+
+PORTS = ("i_req__valid", "i_base__valid", "i_r__valid", "o_ar__ready", "o_pooled__ready")
+
+
+def dram_memory(dut, params: EngineParams, rng, latency, *, idle=0.0, backpressure=0.0, **kw):
+    """An AXI DRAM factory for :func:`~rtnerf.sim.tb.embedding_lookup_unit.stream_test`.
+
+    Returns ``(component, counters)``; ``counters(run)`` checks the protocol and the DRAM
+    bursts against the golden accounting and returns the traffic for the record.
+    """
+    port, drams = params.port, []
+
+    def component(words):
+        dram = AxiDram(
+            words,
+            port.word_bytes,
+            rng,
+            latency=latency,
+            burst_bytes=params.dram.burst_bytes,
+            idle=idle,
+            backpressure=backpressure,
+            **kw,
+        )
+        drams.append(dram)
+        return AxiResponder(dut, dram, port.byte_address_width, port.word_width)
+
+    def counters(run: Run) -> dict:
+        (dram,) = drams
+        drams.clear()
+        assert not dram.protocol_errors, dram.protocol_errors[:3]
+        gold = traffic(params, run.images, run.trace)
+        bases = [b * port.word_bytes for b in place(run.images)[1]]
+        got, want = dram.dram_burst_ids(), gold.burst_ids(bases)
+        wrong = sum(((got - want) + (want - got)).values())
+        if wrong:
+            cocotb.log.error(
+                "%s: DRAM bursts differ from the accounting in %d transfers (%d vs %d bytes)",
+                run.name,
+                wrong,
+                dram.dram_bytes,
+                gold.total_bytes,
+            )
+        return {
+            "dram_bytes": dram.dram_bytes,
+            "dram_bytes_expected": gold.total_bytes,
+            "dram_burst_mismatches": wrong,
+            "dram_bytes_by_cause": gold.bytes_by_cause(),
+            "dram_bursts": dram.dram_bursts,
+            "dram_requests": len(dram.bursts),
+            "memory_requests": gold.memory_requests,
+            "cache_hits": int(gold.cache_hit.sum()),
+        }
+
+    return component, counters
 
 
 @cocotb.test()
 @cocotb.parametrize(combo=list(range(len(COMBOS))))
 async def test_stream(dut, combo):
-    """Bags through every unit against the AXI DRAM model.
+    """Bags through every unit against the AXI DRAM model, under random stalls.
 
     See :func:`rtnerf.sim.tb.embedding_lookup_unit.stream_test`; this one also checks the AXI
-    protocol and records the DRAM traffic.
+    protocol and the DRAM bursts against the golden accounting.
     """
     params = tb_context(EngineParams)[0]
-    port = params.port
 
     def memory(rng, latency, *, idle, backpressure):
-        drams = []
+        return dram_memory(dut, params, rng, latency, idle=idle, backpressure=backpressure)
 
-        def component(words):
-            dram = AxiDram(
-                words,
-                port.word_bytes,
-                rng,
-                latency=latency,
-                burst_bytes=max(64, port.word_bytes),
-                idle=idle,
-                backpressure=backpressure,
-            )
-            drams.append(dram)
-            return AxiResponder(dut, dram, port.byte_address_width, port.word_width)
+    await stream_test(dut, combo, params, params.unit, memory, PORTS)
 
-        def counters():
-            (dram,) = drams
-            assert not dram.protocol_errors, dram.protocol_errors[:3]
-            return {"dram_bytes": dram.dram_bytes, "axi_bursts": len(dram.bursts)}
 
-        return component, counters
+def trace_run(params: EngineParams, args: dict, rng) -> Run:
+    """The run ``test_trace`` measures: the named trace and images, or a random one."""
+    if args.get("trace"):
+        images = [read_image(path) for path in args.get("images", [])]
+        return Run(args["trace"], [], images, read_trace(args["trace"]))
+    bags = int(args.get("bags", args["count"]))
+    return random_run(params.unit, rng, 0, rows=256, max_bag=64, bags=bags)
 
-    ports = ("i_req__valid", "i_base__valid", "i_r__valid", "o_ar__ready", "o_pooled__ready")
-    await stream_test(dut, combo, params, params.unit, memory, ports)
+
+@cocotb.test()
+async def test_trace(dut):
+    """A whole trace at full rate against the design point's DRAM: cycles and traffic."""
+    params, args = tb_context(EngineParams)
+    for port in PORTS:
+        getattr(dut, port).value = 0
+    Clock(dut.clk, 10, unit="ns").start()
+    await reset(dut)
+    rng = np.random.default_rng([args["seed"], 99])
+    run = trace_run(params, args, rng)
+    d = params.dram
+    component, counters = dram_memory(
+        dut,
+        params,
+        rng,
+        d.latency,
+        bytes_per_cycle=d.bytes_per_cycle,
+        max_outstanding=d.max_outstanding,
+    )
+    board, cycles = await run_bags(
+        dut, params.unit, run, rng, component, idle=0.0, backpressure=0.0
+    )
+    t = run.trace
+    record = {
+        "test": "trace",
+        "trace": t.name,
+        "transactions": len(t),
+        "bags": t.bags,
+        "element_requests": int(t.op.sum()),
+        "cycles": cycles,
+        "mismatches": board.mismatches,
+        "unexpected": board.unexpected,
+        **counters(run),
+    }
+    record["bags_per_cycle"] = t.bags / cycles
+    record["dram_bytes_per_bag"] = record["dram_bytes"] / max(1, t.bags)
+    write_record(args, record)
+    assert board.mismatches == 0, f"{board.mismatches} mismatches"
+    assert board.unexpected == 0
+    assert record["dram_burst_mismatches"] == 0, "DRAM bursts differ from the accounting"

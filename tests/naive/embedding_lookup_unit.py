@@ -14,12 +14,17 @@ def ref_pool(params, tables, trace) -> list[list[int]]:
     out, acc, n = [], [0] * params.dim, 0
     for q in range(len(trace)):
         row = tables[int(trace.table[q])][int(trace.row[q])]
-        w = int(trace.weight[q]) if params.pooling == "weighted" else 1 << f
+        element = trace.op[q] == 1
+        if element:  # one value, into column 0, always weighted
+            row = [row[int(trace.col[q])]] + [0] * (params.dim - 1)
+        w = int(trace.weight[q]) if params.pooling == "weighted" or element else 1 << f
         acc = [limit(a + int(v) * w, params.acc_width) for a, v in zip(acc, row, strict=True)]
         n += 1
         if trace.last[q]:
             shift, scale = f, 1
-            if params.pooling == "mean":
+            if params.pooling == "mean" and element:
+                shift, scale = 2 * f, 1 << f
+            elif params.pooling == "mean":
                 shift, scale = 2 * f, ((1 << f) + n // 2) // n
             half = (1 << (shift - 1)) if params.rounding == "nearest" and shift else 0
             out.append([limit((a * scale + half) >> shift, params.out_width) for a in acc])

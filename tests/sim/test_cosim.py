@@ -32,6 +32,9 @@ CORNERS = {
 #: hundreds of cycles and exercises every column at once; a memory request is up to
 #: 2**len_width - 1 words (about 150 on average at the wide corner) under random stalls.
 FRACTION = {"embedding_lookup_unit": 0.2, "engine": 0.2, "memory_port": 0.05}
+#: Bags of the engine's measured trace test (bag sizes up to 64: about 30 requests each); the
+#: 5,000-bag runs are the `engine_cycles` benchmark's.
+TRACE_BAGS = max(1, COUNT // 200)
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
     for name, configs in CORNERS.items()
@@ -49,13 +52,23 @@ def test_cosim(simulator, name, config, test, tmp_path):
     built = build(block, params, simulator)
     count = max(1, int(COUNT * FRACTION.get(name, 1.0)))
     print(f"seed={SEED} count={count} run_dir={tmp_path}")
-    summary = cosim(built, run_dir=tmp_path, seed=SEED, count=count, testcase=f"{test}$")
+    summary = cosim(
+        built,
+        run_dir=tmp_path,
+        seed=SEED,
+        count=count,
+        testcase=f"{test}$",
+        tb_args={"bags": TRACE_BAGS},
+    )
     assert summary["tests"] == 1, summary
     (record,) = summary["records"]
     assert summary["failures"] == 0 and summary["mismatches"] == 0, record
     if test.startswith("test_stream"):
         combos = len(importlib.import_module(block.testbench).COMBOS)
         assert record["random_per_op"] * combos >= count, record
+    if "dram_bytes" in record:  # checked burst by burst in the testbench, and here in total
+        assert record["dram_bytes"] == record["dram_bytes_expected"], record
+        assert record["dram_burst_mismatches"] == 0, record
 
 
 def test_every_block_has_corners():
