@@ -8,6 +8,7 @@ from rtnerf.errors import ConfigError
 from rtnerf.params import (
     AdderSearchTreeParams,
     EmbeddingLookupUnitParams,
+    EngineParams,
     HybridRowDecoderParams,
     SparseSearchUnitParams,
 )
@@ -85,6 +86,10 @@ def test_every_block_ships_a_default_config_equal_to_its_defaults():
         assert block.load_params(default) == block.load_params(None)
         for path in (CONFIGS / name).glob("*.yaml"):
             block.load_params(path)  # every shipped config is valid
+
+
+def test_the_default_design_is_the_engines_defaults():
+    assert get_block("engine").load_params(CONFIGS.parent / "default.yaml") == EngineParams()
 
 
 def test_unknown_block():

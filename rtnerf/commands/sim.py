@@ -44,6 +44,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="random transactions per operation (default 1000)",
     )
     p.add_argument(
+        "--trace",
+        type=Path,
+        metavar="TRACE",
+        help="engine only: run this trace file (.npz, docs/trace.md) at full rate instead of "
+        "the tests (--count is then ignored); needs --image for each table it names",
+    )
+    p.add_argument(
+        "--image",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="IMG",
+        help="engine only: memory image of table 0, 1, ... of --trace (repeat; `rtnerf encode`)",
+    )
+    p.add_argument(
         "--waves",
         action="store_true",
         help="dump waves (FST on Verilator, VCD on Icarus) into RUN_DIR",
@@ -84,17 +99,45 @@ def format_summary(summary: dict) -> str:
     )
 
 
+def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) -> tuple:
+    """The cocotb test filter and testbench arguments of ``--trace``/``--image``.
+
+    The trace and images are read and checked against the design here, so that a bad file
+    fails before any build.
+    """
+    from ..models.golden.embedding_lookup_unit import check_trace
+    from ..models.image import read_image
+    from ..models.trace import read_trace
+
+    if trace is None:
+        if images:
+            raise ConfigError("--image goes with --trace")
+        return None, None
+    if block != "engine":
+        raise ConfigError(f"--trace runs on the engine, not on {block}")
+    if not images:
+        raise ConfigError("--trace needs its tables: give --image IMG for table 0, 1, ...")
+    check_trace(params.unit, [read_image(path) for path in images], read_trace(trace))
+    return "test_trace$", {
+        "trace": str(trace.resolve()),
+        "images": [str(path.resolve()) for path in images],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Build and co-simulate; print the summary; exit 1 if it failed."""
     from ..sim.runner import build, cosim
 
     block = get_block(args.block)
     params = block.load_params(args.config)
+    testcase, tb_args = trace_arguments(block.name, params, args.trace, args.image)
     simulator = pick_simulator(args.simulator)
     run_dir = args.output or Path("runs") / f"sim-{block.name}-{simulator}-s{args.seed}"
     print(f"building {block.name} ({params.digest()}) on {simulator} ...", file=sys.stderr)
     built = build(block, params, simulator, waves=args.waves)
-    summary = cosim(built, run_dir=run_dir, seed=args.seed, count=args.count)
+    summary = cosim(
+        built, run_dir=run_dir, seed=args.seed, count=args.count, testcase=testcase, tb_args=tb_args
+    )
     print(format_summary(summary))
     print(f"run folder: {run_dir}" + (f" (waves: {summary['waves']})" if args.waves else ""))
     if not summary["passed"]:
