@@ -26,9 +26,14 @@ def layouts(p: EmbeddingLookupUnitParams) -> tuple[data.StructLayout, ...]:
         }
     )
     base = data.StructLayout({"table": unsigned(p.table_width), "addr": unsigned(p.address_width)})
-    pooled = data.StructLayout(
-        {"values": data.ArrayLayout(signed(p.out_width), p.lanes), "last": unsigned(1)}
-    )
+    if p.pairwise == "none":
+        pooled = data.StructLayout(
+            {"values": data.ArrayLayout(signed(p.out_width), p.lanes), "last": unsigned(1)}
+        )
+    else:
+        pooled = data.StructLayout(
+            {"scores": data.ArrayLayout(signed(p.score_width), 3), "last": unsigned(1)}
+        )
     return request, base, pooled
 
 
@@ -76,7 +81,9 @@ class EmbeddingLookupUnit(wiring.Component):
     o_req : Out(stream.Signature(...)), i_data : In(stream.Signature(...))
         The decoder's memory requests (offset by the base) and words.
     o_pooled : Out(stream.Signature(pooled_layout))
-        ``values`` (``lanes`` signed values), ``last`` on the bag's final beat.
+        ``values`` (``lanes`` signed values), ``last`` on the bag's final beat; with a
+        pairwise stage instead one beat per pair of bags: ``scores`` (three signed
+        ``score_width``-bit values), ``last`` set.
 
     Notes
     -----
@@ -140,6 +147,13 @@ class EmbeddingLookupUnit(wiring.Component):
         else:
             scale = Const(1, 2).as_signed()
         group = Signal(range(p.dim // p.lanes))
+
+        # Pairwise stage: the first bag's pooled values, the running scores.
+        pair = p.pairwise != "none"
+        if pair:
+            second = Signal()  # draining the second bag of a pair
+            first = Array(Signal(signed(p.out_width), name=f"first_{c}") for c in range(p.dim))
+            score = [Signal(signed(p.score_width), name=f"score_{i}") for i in range(3)]
 
         # The beat being accumulated: from the decoder or replayed from the cache.
         beat = Signal(dec.o_value.payload.shape())
@@ -249,20 +263,53 @@ class EmbeddingLookupUnit(wiring.Component):
             with m.State("DRAIN"):
                 out = self.o_pooled
                 last_group = element | (group == p.dim // p.lanes - 1)
-                m.d.comb += [out.valid.eq(1), out.payload.last.eq(last_group)]
+                ys = []
                 for i in range(p.lanes):
-                    c = group * p.lanes + i
-                    y = acc[c] * scale
+                    y = acc[group * p.lanes + i] * scale
                     if p.rounding == "nearest" and p.shift > 0:
                         y = y + (1 << (p.shift - 1))
-                    m.d.comb += out.payload.values[i].eq(
-                        _overflow(y >> p.shift, p.out_width, saturate)
-                    )
-                with m.If(out.ready):
+                    ys.append(Signal(signed(p.out_width), name=f"y_{i}"))
+                    m.d.comb += ys[i].eq(_overflow(y >> p.shift, p.out_width, saturate))
+                if pair:  # nothing leaves until the pair's score
+                    advance = Const(1)
+                    with m.If(~second):
+                        for i in range(p.lanes):
+                            m.d.sync += first[group * p.lanes + i].eq(ys[i])
+                    with m.Else():
+                        us = [first[group * p.lanes + i] for i in range(p.lanes)]
+                        if p.pairwise == "dot":
+                            terms = [sum(u * y for u, y in zip(us, ys, strict=True)), 0, 0]
+                        else:
+                            terms = [
+                                sum((u - y) * (u - y) for u, y in zip(us, ys, strict=True)),
+                                sum(u * u for u in us),
+                                sum(y * y for y in ys),
+                            ]
+                        m.d.sync += [s.eq(s + t) for s, t in zip(score, terms, strict=True)]
+                else:
+                    advance = out.ready
+                    m.d.comb += [out.valid.eq(1), out.payload.last.eq(last_group)]
+                    m.d.comb += [out.payload.values[i].eq(ys[i]) for i in range(p.lanes)]
+                with m.If(advance):
                     for i in range(p.lanes):
                         m.d.sync += acc[group * p.lanes + i].eq(0)
                     m.d.sync += group.eq(group + 1)
                     with m.If(last_group):
                         m.d.sync += count.eq(0)
+                        if pair:
+                            m.d.sync += second.eq(~second)
+                            with m.If(second):
+                                m.next = "SCORE"
+                            with m.Else():
+                                m.next = "IDLE"
+                        else:
+                            m.next = "IDLE"
+            if pair:
+                with m.State("SCORE"):
+                    out = self.o_pooled
+                    m.d.comb += [out.valid.eq(1), out.payload.last.eq(1)]
+                    m.d.comb += [out.payload.scores[i].eq(score[i]) for i in range(3)]
+                    with m.If(out.ready):
+                        m.d.sync += [s.eq(0) for s in score]
                         m.next = "IDLE"
         return m

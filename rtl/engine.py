@@ -18,9 +18,10 @@ class Engine(wiring.Component):
     """``units`` embedding lookup units behind one burst read port.
 
     Bag requests are dealt out by bag: bag ``b`` (counted from reset) runs on unit ``b mod
-    units``, through a queue of ``queue_depth`` requests in front of each unit (so the next
-    unit gets its bag while this one works), and pooled outputs are collected in the same
-    order, so they leave in bag order.
+    units`` (with a pairwise stage, pair ``k`` on unit ``k mod units``), through a queue of
+    ``queue_depth`` requests in front of each unit (so the next unit gets its bag while this
+    one works), and pooled outputs are collected in the same order, so they leave in bag
+    order.
     The units' memory requests (one outstanding per unit) go through a round-robin arbiter
     into the :class:`~rtnerf.rtl.memory_port.MemoryPort`; a FIFO of unit ids routes each
     request's words back to its unit. Base addresses written on ``i_base`` reach every unit.
@@ -104,7 +105,13 @@ class Engine(wiring.Component):
             with m.If(deal == i):
                 m.d.comb += [valid.eq(self.i_req.valid), self.i_req.ready.eq(ready)]
         with m.If(self.i_req.valid & self.i_req.ready & self.i_req.payload.last):
-            m.d.sync += deal.eq(Mux(deal == n - 1, 0, deal + 1))
+            if p.unit.pairwise == "none":
+                m.d.sync += deal.eq(Mux(deal == n - 1, 0, deal + 1))
+            else:  # both bags of a pair to one unit
+                odd = Signal()
+                m.d.sync += odd.eq(~odd)
+                with m.If(odd):
+                    m.d.sync += deal.eq(Mux(deal == n - 1, 0, deal + 1))
 
         # Pooled outputs: from unit `collect`, which moves on after a bag's last beat.
         collect = Signal(range(n))

@@ -61,6 +61,9 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         [(1, wlo, 0), (2, wlo, e), (3, 2, 3 % d)],  # interpolation-like footprint
         [(3, 1), (3, -1)],  # a ROW bag straight after ELEMENT ones
     ]
+    if params.pairwise != "none":  # pairs of ROW bags
+        bags = [bag for bag in bags if len(bag[0]) == 2]
+        bags = bags + bags[-1:] if len(bags) % 2 else bags
     reqs = [r if len(r) == 3 else (*r, -1) for bag in bags for r in bag]
     rows = [r for r, _, _ in reqs]
     weights = [w for _, w, _ in reqs]
@@ -94,14 +97,19 @@ def random_run(
 
     One table per ``params.tables``; Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
     the unit's), ``element_fraction`` of the bags ELEMENT bags of 1 to 4 requests. With
-    ``bags``, exactly that many bags instead (``requests`` is ignored).
+    ``bags``, exactly that many bags instead (``requests`` is ignored). For a design with a
+    pairwise stage, ROW bags only, an even number of them.
     """
     dec = params.decoder
     tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
     bag = min(params.max_bag, max_bag)
+    pairs = params.pairwise != "none"
+    if pairs:  # pairs of ROW bags
+        element_fraction = 0.0
     mean = (1 - element_fraction) * (bag + 1) / 2 + element_fraction * 2.5
     exact = bags is not None
     bags = bags if exact else max(1, int(requests / mean))
+    bags += bags % 2 if pairs else 0
     while True:  # bag sizes are random: draw until the requests are enough
         trace = random_bag_trace(
             rng,
@@ -115,5 +123,5 @@ def random_run(
         )
         if exact or len(trace) >= requests:
             break
-        bags += max(1, bags // 8)
+        bags += 2 * max(1, bags // 16)
     return Run("random", tables, _images(params, tables), trace)

@@ -16,7 +16,7 @@ from ..trace import Op, Trace
 from .decode import expand_rows, lookup
 from .hybrid_row_decoder import check_image
 
-__all__ = ["check_trace", "evaluate", "overflow"]
+__all__ = ["check_trace", "evaluate", "overflow", "scores"]
 
 
 @numba.njit(cache=True)
@@ -67,6 +67,13 @@ def check_trace(params: EmbeddingLookupUnitParams, images: list[MemoryImage], tr
             f"trace weights are {trace.weight_width} bits with {trace.weight_frac_bits} fraction "
             f"bits; the unit takes {params.weight_width} with {params.weight_frac_bits}"
         )
+    if params.pairwise != "none":
+        if trace.bags % 2:
+            raise ConfigError(
+                f"the pairwise stage scores bags in pairs; the trace has {trace.bags}"
+            )
+        if (trace.op != Op.ROW).any():
+            raise ConfigError("the pairwise stage scores ROW bags; the trace has ELEMENT requests")
     longest = int(np.diff(trace.bag_starts).max(initial=0))
     if longest > params.max_bag:
         raise ConfigError(f"a bag of {longest} requests; the unit's `max_bag` is {params.max_bag}")
@@ -117,4 +124,23 @@ def evaluate(
         params.rounding == "nearest",
         out,
     )
+    return out
+
+
+def scores(params: EmbeddingLookupUnitParams, pooled: np.ndarray) -> np.ndarray:
+    """The pairwise stage's scores of pooled bags (from :func:`evaluate`), shape ``(pairs, 3)``.
+
+    ``dot``: ``(u . v, 0, 0)``; ``l2``: ``(|u - v|^2, |u|^2, |v|^2)`` for ``u, v`` = bags
+    ``2k, 2k + 1`` (exact: ``score_width`` bits hold every result).
+    """
+    u, v = pooled[0::2], pooled[1::2]
+    out = np.zeros((len(u), 3), np.int64)
+    if params.pairwise == "dot":
+        out[:, 0] = (u * v).sum(axis=1)
+    elif params.pairwise == "l2":
+        out[:, 0] = ((u - v) ** 2).sum(axis=1)
+        out[:, 1] = (u * u).sum(axis=1)
+        out[:, 2] = (v * v).sum(axis=1)
+    else:
+        raise ValueError("the design has no pairwise stage (`pairwise` is none)")
     return out

@@ -1,9 +1,10 @@
 """Golden model of the engine: pooled bags (the lookup unit's) and the DRAM traffic of a trace.
 
-Bag ``b`` runs on unit ``b mod units``; each unit's row cache sees its own requests in trace
-order (keys ``table * 2**row_width + row``, :func:`~rtnerf.models.dram.cache_hits`), and the
-DRAM accounting (:func:`~rtnerf.models.dram.account`) of each table counts what the misses
-read. The co-simulation checks the AXI DRAM model's bursts against :meth:`Traffic.burst_ids`.
+Bag ``b`` runs on unit ``b mod units`` (with a pairwise stage, ``(b // 2) mod units``); each
+unit's row cache sees its own requests in trace order (keys ``table * 2**row_width + row``,
+:func:`~rtnerf.models.dram.cache_hits`), and the DRAM accounting
+(:func:`~rtnerf.models.dram.account`) of each table counts what the misses read. The
+co-simulation checks the AXI DRAM model's bursts against :meth:`Traffic.burst_ids`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def evaluate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> n
     return unit_model.evaluate(params.unit, images, trace)
 
 
-def bag_units(trace: Trace, units: int) -> np.ndarray:
-    """The unit that runs each request: its bag's index modulo ``units``."""
+def bag_units(trace: Trace, units: int, pairs: bool = False) -> np.ndarray:
+    """The unit that runs each request: its bag's (or bag pair's) index modulo ``units``."""
     bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
-    return bag_of % units
+    return (bag_of // 2 if pairs else bag_of) % units
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -98,7 +99,7 @@ def traffic(params: EngineParams, images: list[MemoryImage], trace: Trace) -> Tr
     hits = np.zeros(len(trace), np.bool_)
     if unit.cache_ways:
         keys = table << unit.row_width | trace.row
-        owner = bag_units(trace, params.units)
+        owner = bag_units(trace, params.units, unit.pairwise != "none")
         for u in range(params.units):
             sel = np.flatnonzero(owner == u)
             hits[sel] = cache_hits(keys[sel], unit.cache_sets, unit.cache_ways)

@@ -12,6 +12,7 @@ __all__ = ["EmbeddingLookupUnitParams"]
 POOLINGS = ("sum", "mean", "weighted")
 ROUNDINGS = ("truncate", "nearest")
 OVERFLOWS = ("saturate", "wrap")
+PAIRWISE = ("none", "dot", "l2")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -60,6 +61,13 @@ class EmbeddingLookupUnitParams(Params):
         cached unit reads whole rows, for ELEMENT requests too, and keeps each row as the
         decoder's beats (up to ``dim`` of them).
 
+    pairwise : str
+        ``none``, or a stage that scores bags in pairs (bag ``2k`` with bag ``2k + 1``, both
+        ROW bags, pooled as above to ``u`` and ``v``) and emits one beat of three exact
+        integer ``scores`` per pair instead of the pooled vectors: ``dot``: ``(u . v, 0, 0)``;
+        ``l2``: ``(|u - v|^2, |u|^2, |v|^2)`` (what a Poincare distance needs). Scores are
+        ``score_width = 2 out_width + bits(dim) + 1`` bits, at most 62.
+
     Notes
     -----
     ELEMENT requests (``op`` 1 in a trace: row ``row``, column ``col``) always take the
@@ -92,6 +100,7 @@ class EmbeddingLookupUnitParams(Params):
     lanes: int = 4
     cache_ways: int = 0
     cache_sets: int = 1
+    pairwise: str = "none"
 
     def __post_init__(self) -> None:
         self.decoder  # noqa: B018 - validates the decoder's fields, naming them
@@ -103,6 +112,12 @@ class EmbeddingLookupUnitParams(Params):
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("overflow", self.overflow, OVERFLOWS)
+        check_choice("pairwise", self.pairwise, PAIRWISE)
+        if self.pairwise != "none" and self.score_width > 62:
+            raise ValueError(
+                f"`out_width` {self.out_width} is too wide for the pairwise stage: scores of "
+                f"{self.score_width} bits (at most 62)"
+            )
         check_int("max_bag", self.max_bag, minimum=1, maximum=1024)
         check_int("lanes", self.lanes, minimum=1, maximum=16)
         check_int("cache_ways", self.cache_ways, minimum=0, maximum=8)
@@ -145,6 +160,11 @@ class EmbeddingLookupUnitParams(Params):
     def col_width(self) -> int:
         """Bits of a column index."""
         return max(1, (self.dim - 1).bit_length())
+
+    @property
+    def score_width(self) -> int:
+        """Bits of a pairwise score (exact for every input)."""
+        return 2 * self.out_width + self.dim.bit_length() + 1
 
     @property
     def cache_rows(self) -> int:

@@ -20,7 +20,8 @@ class EngineParams(Params):
     Parameters
     ----------
     units : int
-        Embedding lookup units, 1 to 8. Bag ``b`` of a trace runs on unit ``b mod units``.
+        Embedding lookup units, 1 to 8. Bag ``b`` of a trace runs on unit ``b mod units``
+        (with the unit's pairwise stage, both bags of pair ``k`` on unit ``k mod units``).
     queue_depth : int
         Bag requests queued in front of each unit, 0 (none: the next bag waits until this
         unit took the last request of its bag) to 1024.

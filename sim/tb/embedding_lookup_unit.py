@@ -14,7 +14,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from ...models.cases.embedding_lookup_unit import Run, directed_run, random_run
-from ...models.golden.embedding_lookup_unit import evaluate
+from ...models.golden.embedding_lookup_unit import evaluate, scores
 from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
 from ...rtl.embedding_lookup_unit import layouts
 from ..layout import pack
@@ -55,10 +55,18 @@ def stimulus(params: EmbeddingLookupUnitParams, run: Run):
         )
         for q in range(len(t))
     ]
+    pooled = evaluate(params, run.images, t)
+    if params.pairwise != "none":
+        score_mask = (1 << params.score_width) - 1
+        expected = [
+            pack(pooled_layout, {"scores": [int(v) & score_mask for v in row], "last": 1})
+            for row in scores(params, pooled)
+        ]
+        return words, base_writes, requests, expected
     out_mask = (1 << params.out_width) - 1
     expected = []
     element = t.op[t.bag_starts[:-1]] == 1
-    for b, vec in enumerate(evaluate(params, run.images, t)):
+    for b, vec in enumerate(pooled):
         groups = vec.reshape(-1, params.lanes)[: 1 if element[b] else None]
         for g, vals in enumerate(groups):
             expected.append(

@@ -6,7 +6,7 @@ from naive.embedding_lookup_unit import ref_pool
 
 from rtnerf.errors import ConfigError
 from rtnerf.models.cases.embedding_lookup_unit import directed_run, random_run
-from rtnerf.models.golden.embedding_lookup_unit import evaluate
+from rtnerf.models.golden.embedding_lookup_unit import evaluate, scores
 from rtnerf.params import EmbeddingLookupUnitParams
 
 PARAMS = {
@@ -44,3 +44,37 @@ def test_check_trace_errors():
     long = EmbeddingLookupUnitParams(max_bag=2)
     with pytest.raises(ConfigError, match=r"^a bag of \d+ requests; the unit's `max_bag` is 2$"):
         evaluate(long, run.images, run.trace)
+
+
+@pytest.mark.parametrize("mode", ["dot", "l2"])
+def test_pairwise_scores_match_naive(mode):
+    params = EmbeddingLookupUnitParams(dim=16, lanes=4, out_width=12, pairwise=mode)
+    run = random_run(params, np.random.default_rng(5), 300)
+    assert run.trace.bags % 2 == 0 and not run.trace.op.any()
+    pooled = ref_pool(params, run.tables, run.trace)
+    want = []
+    for u, v in zip(pooled[0::2], pooled[1::2], strict=True):
+        if mode == "dot":
+            want.append([sum(a * b for a, b in zip(u, v, strict=True)), 0, 0])
+        else:
+            d = sum((a - b) ** 2 for a, b in zip(u, v, strict=True))
+            want.append([d, sum(a * a for a in u), sum(b * b for b in v)])
+    assert scores(params, evaluate(params, run.images, run.trace)).tolist() == want
+    bound = 1 << (params.score_width - 1)
+    assert all(-bound <= x < bound for row in want for x in row)
+
+
+def test_pairwise_needs_pairs_of_row_bags():
+    params = EmbeddingLookupUnitParams(pairwise="dot")
+    plain = EmbeddingLookupUnitParams()
+    rng = np.random.default_rng(0)
+    odd = random_run(plain, rng, 0, element_fraction=0.0, bags=3)
+    with pytest.raises(
+        ConfigError, match=r"^the pairwise stage scores bags in pairs; the trace has 3$"
+    ):
+        evaluate(params, odd.images, odd.trace)
+    elements = random_run(plain, rng, 0, element_fraction=1.0, bags=2)
+    with pytest.raises(ConfigError, match=r"^the pairwise stage scores ROW bags"):
+        evaluate(params, elements.images, elements.trace)
+    with pytest.raises(ValueError, match=r"^`out_width` 32 is too wide for the pairwise stage"):
+        EmbeddingLookupUnitParams(out_width=32, pairwise="l2")

@@ -26,7 +26,7 @@ CORNERS = {
     "hybrid_row_decoder": ["narrow.yaml", "wide.yaml"],
     "memory_port": ["o1.yaml", "w256.yaml"],
     "embedding_lookup_unit": ["mean.yaml", "wrap.yaml"],
-    "engine": ["u1.yaml", "u4.yaml"],
+    "engine": ["u1.yaml", "u4.yaml", "pair.yaml"],
 }
 #: Blocks whose transactions are long run this fraction of COUNT: a pooled bag is tens to
 #: hundreds of cycles and exercises every column at once; a memory request is up to
