@@ -104,3 +104,64 @@ def test_sim_writes_summary(simulator, tmp_path):
     assert waves.suffix == (".fst" if simulator == "verilator" else ".vcd")
     assert waves.is_file() and waves.stat().st_size > 0
     assert (run_dir / "config.yaml").is_file()
+
+
+ENGINE = CONFIGS.parent / "engine"
+
+
+def text_files(tmp_path, bags=6):
+    """A small text-embedding trace and its table image for the u1 engine."""
+    import numpy as np
+
+    from rtnerf.models.image import write_image
+    from rtnerf.models.trace import write_trace
+    from rtnerf.registry import get_block
+    from rtnerf.workloads.text import text_workload
+
+    params = get_block("engine").load_params(ENGINE / "u1.yaml")
+    images, trace = text_workload(params, np.random.default_rng(4), vocab=64, bags=bags)
+    write_trace(trace, tmp_path / "t.npz")
+    write_image(images[0], tmp_path / "v.img")
+    return params, images, trace
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["adder_search_tree", "--trace", "t.npz"], "--trace runs on the engine, not on "),
+        (["engine", "--trace", "t.npz"], "--trace needs its tables: give --image IMG for"),
+        (["engine", "--image", "v.img"], "--image goes with --trace"),
+        (
+            ["engine", "--trace", "t.npz", *["--image", "v.img"] * 4],
+            "4 tables given; the unit has `tables` 3",
+        ),
+        (["engine", "--trace", "nope.npz", "--image", "v.img"], "nope.npz"),
+    ],
+)
+def test_sim_trace_bad_input_is_one_line(tmp_path, args, message):
+    text_files(tmp_path)
+    args = [str(tmp_path / a) if a.endswith((".npz", ".img")) else a for a in args]
+    config = ["-c", str(ENGINE / "u1.yaml")] if args[0] == "engine" else []
+    proc = run_cli("sim", *args, *config)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("rtnerf: error: ") and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.cosim
+def test_sim_engine_runs_a_trace(simulator, tmp_path):
+    from rtnerf.models.golden.engine import traffic
+
+    params, images, trace = text_files(tmp_path)
+    run_dir = tmp_path / "run"
+    args = ["sim", "engine", "-c", str(ENGINE / "u1.yaml"), "--simulator", simulator]
+    args += ["--trace", str(tmp_path / "t.npz"), "--image", str(tmp_path / "v.img")]
+    assert main([*args, "-o", str(run_dir)]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    gold = traffic(params, images, trace)
+    assert summary["tests"] == 1 and summary["mismatches"] == 0
+    assert summary["transactions"] == len(trace) and summary["cycles"] > len(trace)
+    assert summary["dram_bytes"] == gold.total_bytes > 0
+    assert summary["dram_bytes_by_cause"] == gold.bytes_by_cause()
+    assert summary["dram_requests"] >= gold.memory_requests
+    assert summary["params"] == params.to_dict()
