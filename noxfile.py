@@ -60,3 +60,11 @@ def bench(session):
     install(session)
     session.run("python", "benchmarks/storage_study.py")
     session.run("python", "benchmarks/decode_bench.py")
+
+
+@nox.session(name="engine-cycles")
+def engine_cycles(session):
+    """RTL cycles and DRAM traffic of 5,000-bag traces on the engine, both simulators (about
+    an hour per simulator on 2 cores; resumes where it stopped): benchmarks/results/."""
+    install(session)
+    session.run("python", "benchmarks/engine_cycles.py", *session.posargs)
