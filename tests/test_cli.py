@@ -165,3 +165,12 @@ def test_sim_engine_runs_a_trace(simulator, tmp_path):
     assert summary["dram_bytes_by_cause"] == gold.bytes_by_cause()
     assert summary["dram_requests"] >= gold.memory_requests
     assert summary["params"] == params.to_dict()
+
+
+def test_generate_the_default_design(tmp_path):
+    out = tmp_path / "engine.v"
+    config = CONFIGS.parent.parent / "default.yaml"
+    assert main(["generate", "engine", "-c", str(config), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module engine(" in text
+    assert " unit0 (" in text and " unit1 (" in text and " port (" in text  # 2 units, 1 port
