@@ -74,6 +74,10 @@ class DramAccount:
     burst_ptr, burst_ids : numpy.ndarray
         ``int64``; the bursts of request ``i``, memory request by memory request, are
         ``burst_ids[burst_ptr[i]:burst_ptr[i + 1]]`` (byte address ``id * burst_bytes``).
+    request_ptr, request_start, request_words : numpy.ndarray
+        ``int64``; the memory requests of request ``i``, in order, start at the image words
+        ``request_start[request_ptr[i]:request_ptr[i + 1]]`` and read ``request_words[...]``
+        words each (what the decoder puts on its read port, before the table's base).
     """
 
     burst_bytes: int
@@ -85,6 +89,9 @@ class DramAccount:
     cause_bytes: np.ndarray
     burst_ptr: np.ndarray
     burst_ids: np.ndarray
+    request_ptr: np.ndarray
+    request_start: np.ndarray
+    request_words: np.ndarray
 
     @property
     def requests(self) -> int:
@@ -177,6 +184,9 @@ def _account(
     write,
     ptr,
     ids,
+    rptr,
+    rstart,
+    rwords,
     words_out,
     bursts_out,
     reqs_out,
@@ -228,6 +238,7 @@ def _account(
                 n += 1
         last_word, last_burst, nw, nb, nr = np.int64(-1), np.int64(-1), 0, 0, 0
         k = ptr[q]
+        cur = rptr[q] - 1  # the memory request being filled
         for i in range(n):
             w0 = max(starts[i] // word_width, last_word + 1)
             w1 = (ends[i] - 1) // word_width
@@ -240,6 +251,12 @@ def _account(
             if not joined_i:  # a new memory request transfers all its bursts
                 last_burst = -1
                 nr += 1
+                cur += 1
+                if write:
+                    rstart[cur] = w0
+                    rwords[cur] = 0
+            if write:
+                rwords[cur] += w1 - w0 + 1
             b0 = max(w0 // burst_words, last_burst + 1)
             b1 = w1 // burst_words
             for b in range(b0, b1 + 1):
@@ -336,9 +353,15 @@ def account(
     lay = _kernel_layout(image)
     args = (image.u32, r, c, whole, hits, lay, burst_words, burst_bytes)
     zeros = np.zeros(n + 1, np.int64)
-    _account(*args, False, zeros, zeros[:0], words, bursts, reqs, causes)
+    none = zeros[:0]
+    _account(*args, False, zeros, none, zeros, none, none, words, bursts, reqs, causes)
     ptr = np.concatenate(([0], np.cumsum(bursts))).astype(np.int64)
     ids = np.empty(int(ptr[-1]), np.int64)
+    rptr = np.concatenate(([0], np.cumsum(reqs))).astype(np.int64)
+    rstart = np.empty(int(rptr[-1]), np.int64)
+    rwords = np.empty(int(rptr[-1]), np.int64)
     causes[:] = 0
-    _account(*args, True, ptr, ids, words, bursts, reqs, causes)
-    return DramAccount(burst_bytes, word_bytes, words, bursts, reqs, hits, causes, ptr, ids)
+    _account(*args, True, ptr, ids, rptr, rstart, rwords, words, bursts, reqs, causes)
+    return DramAccount(
+        burst_bytes, word_bytes, words, bursts, reqs, hits, causes, ptr, ids, rptr, rstart, rwords
+    )

@@ -21,7 +21,15 @@ from ..encoding import Format
 from ..image import MemoryImage
 from .decode import expand_rows, locate, lookup
 
-__all__ = ["Beat", "Query", "check_image", "evaluate", "query_cycles", "query_words"]
+__all__ = [
+    "Beat",
+    "Query",
+    "check_image",
+    "evaluate",
+    "query_cycles",
+    "query_requests",
+    "query_words",
+]
 
 
 class Query(NamedTuple):
@@ -123,6 +131,13 @@ def query_words(image: MemoryImage, queries: list[Query]) -> np.ndarray:
     """Distinct memory words each query reads (the DRAM accounting's ``words``)."""
     rows, cols, expand = _arrays(queries)
     return account(image, rows, np.where(expand, -1, cols)).words
+
+
+def query_requests(image: MemoryImage, queries: list[Query]) -> list[tuple[int, int]]:
+    """The decoder's memory requests ``(word address, words)`` for the queries, in order."""
+    rows, cols, expand = _arrays(queries)
+    acc = account(image, rows, np.where(expand, -1, cols))
+    return list(zip(acc.request_start.tolist(), acc.request_words.tolist(), strict=True))
 
 
 def query_cycles(

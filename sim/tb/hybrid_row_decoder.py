@@ -24,6 +24,7 @@ from ...models.golden.hybrid_row_decoder import (
     Query,
     evaluate,
     query_cycles,
+    query_requests,
     query_words,
 )
 from ...params.hybrid_row_decoder import HybridRowDecoderParams
@@ -101,7 +102,30 @@ async def _run_job(dut, params, job: Job, rng, *, latency, idle, backpressure):
 
 
 def _check_words(job: Job, memory: WordMemory, accepted: list[int]) -> int:
-    """Queries whose requested words differ from the DRAM accounting's; logs the first."""
+    """Queries whose requested words differ from the DRAM accounting's; logs the first.
+
+    The memory requests themselves, in order, must also be the accounting's
+    (:func:`~rtnerf.models.golden.hybrid_row_decoder.query_requests`); a difference counts as
+    one more bad query.
+    """
+    want_requests = query_requests(job.image, job.queries)
+    wrong_requests = memory.requests != want_requests
+    if wrong_requests:
+        n = next(
+            (
+                i
+                for i, (a, b) in enumerate(zip(memory.requests, want_requests, strict=False))
+                if a != b
+            ),
+            min(len(memory.requests), len(want_requests)),
+        )
+        cocotb.log.error(
+            "%s: memory request %d is %s, the DRAM accounting's is %s",
+            job.name,
+            n,
+            memory.requests[n : n + 1],
+            want_requests[n : n + 1],
+        )
     got = words_per_query(memory, accepted)
     want = query_words(job.image, job.queries)
     bad = np.flatnonzero(got != want)
@@ -115,7 +139,7 @@ def _check_words(job: Job, memory: WordMemory, accepted: list[int]) -> int:
             got[q],
             want[q],
         )
-    return int(bad.size)
+    return int(bad.size) + wrong_requests
 
 
 async def _start(dut):

@@ -29,7 +29,7 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows):
         if cache_rows:
             if r in cache:
                 cache.move_to_end(r)
-                out.append(([], [], 0, True))
+                out.append(([], [], 0, True, []))
                 continue
             cache[r] = True
             if len(cache) > cache_rows:
@@ -63,14 +63,16 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows):
                 vb = base + vstart + index * bv
                 ranges.append((vb, vb + bv, Cause.VALUES, 2))
         # A word is read once per request; each memory request transfers its bursts.
-        words, bursts = set(), {}
+        words, bursts, reqs = set(), {}, {}
         for start, end, cause, req in ranges:
             for word in range(start // w, (end - 1) // w + 1) if end > start else ():
                 if word not in words:
                     words.add(word)
                     bursts.setdefault((req, word // burst_words), cause)
+                    reqs.setdefault(req, []).append(word)
         ids = sorted(bursts)
-        out.append(([b for _, b in ids], [bursts[b] for b in ids], len(words), False))
+        memory = [(min(reqs[k]), len(reqs[k])) for k in sorted(reqs)]
+        out.append(([b for _, b in ids], [bursts[b] for b in ids], len(words), False, memory))
     return out
 
 
@@ -109,8 +111,13 @@ def test_account_matches_naive_policy(case):
     burst_bytes = burst or image.params.burst_bytes
     expected = naive_account(image, rows, cols, burst_bytes, cache_rows)
     assert acc.requests == len(rows) and acc.burst_bytes == burst_bytes
-    for q, (ids, causes, words, hit) in enumerate(expected):
+    for q, (ids, causes, words, hit, memory) in enumerate(expected):
         assert acc.bursts_of(q).tolist() == ids
+        lo, hi = acc.request_ptr[q], acc.request_ptr[q + 1]
+        got = list(
+            zip(acc.request_start[lo:hi].tolist(), acc.request_words[lo:hi].tolist(), strict=True)
+        )
+        assert got == memory and acc.memory_requests[q] == len(memory)
         assert acc.words[q] == words and acc.bursts[q] == len(ids)
         assert acc.cache_hit[q] == hit
         want = np.bincount(np.array(causes, int), minlength=4) * burst_bytes
