@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def text_trace(params, folder: Path, seed: int, bags: int = 100) -> dict:
+def text_trace(params, folder: Path, seed: int, bags: int = 40) -> dict:
     """Write a small text-embedding trace and its table for the engine; its testbench args."""
     import numpy as np
 
