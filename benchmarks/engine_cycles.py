@@ -6,15 +6,17 @@ against the golden model and every DRAM burst against the golden accounting, and
 row to ``benchmarks/results/engine_cycles.csv``: design point, simulator, trace, bags,
 requests, cycles, bags/cycle, DRAM bytes (and by cause), AXI bursts, cache hits, wall time.
 
-Design points: ``u1`` (one unit), ``u4`` with its row cache and without it
-(``configs/blocks/engine/``), and the default design. Traces: a random one (Zipf rows, bag sizes
-1 to 64 (or the unit's ``max_bag``), a quarter ELEMENT bags, hybrid-encoded tables of every
-format) on all but the default design (whose 64-column rows make 5,000 bags an hour of
-simulation), and a text-embedding one (``rtnerf.workloads.text``) on all. The CSV is the
-store: a case already in it is skipped, so a run that dies resumes where it stopped.
+Design points (:func:`designs`): ``u1`` (one unit, one lane), ``u4`` with its row cache and
+without it (``configs/blocks/engine/``) run a random trace of 5,000 bags (Zipf rows, bag sizes
+1 to 64, a quarter ELEMENT bags of 1 to 4 requests, hybrid-encoded tables of every format);
+they and the default design run a 500-bag text-embedding trace (``rtnerf.workloads.text``).
+With ``--calibration``, variants that change one thing at a time (units, DRAM latency and
+bandwidth, outstanding bursts, cache geometry, the pairwise stage) run 300-bag random traces:
+the performance model's calibration set. Every row carries the design's params as JSON. The
+CSV is the store: a case already in it is skipped, so a run that dies resumes where it stopped.
 
-    python benchmarks/engine_cycles.py [--bags 5000] [--text-bags 500]
-        [--simulator verilator --simulator icarus] [--only u1] [--out benchmarks/results]
+    python benchmarks/engine_cycles.py [--calibration] [--simulator verilator] [--only u1]
+        [--seed 1] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
+from rtnerf.models.cases.engine import trace_inputs
 from rtnerf.models.image import write_image
 from rtnerf.models.trace import write_trace
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.toolchain import SIMULATORS, unavailable_reason
-from rtnerf.workloads.text import text_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs" / "blocks" / "engine"
@@ -65,41 +65,76 @@ FIELDS = (
     "mismatches",
     "wall_s",
     "machine",
+    "params",
 )
 
 
 def designs() -> dict:
-    """Name -> engine params of the measured design points."""
+    """Name -> engine params of the measured design points.
+
+    ``u1``, ``u4``, ``u4-cache`` and ``default`` run the long traces; the others vary one
+    thing at a time around them (units, DRAM latency and bandwidth, outstanding bursts, cache
+    geometry, the pairwise stage) for the performance model's calibration.
+    """
     block = get_block("engine")
-    u4 = block.load_params(CONFIGS / "u4.yaml")
+    u1 = block.load_params(CONFIGS / "u1.yaml")
+    u4c = block.load_params(CONFIGS / "u4.yaml")
+    u4 = dataclasses.replace(u4c, unit=dataclasses.replace(u4c.unit, cache_ways=0))
+    default = block.load_params(CONFIGS / "default.yaml")
+
+    def vary(params, **fields):
+        nested = {k: v for k, v in fields.items() if k in ("unit", "port", "dram")}
+        top = {k: v for k, v in fields.items() if k not in nested}
+        parts = {k: dataclasses.replace(getattr(params, k), **v) for k, v in nested.items()}
+        return dataclasses.replace(params, **top, **parts)
+
     return {
-        "u1": block.load_params(CONFIGS / "u1.yaml"),
-        "u4": dataclasses.replace(u4, unit=dataclasses.replace(u4.unit, cache_ways=0)),
-        "u4-cache": u4,
-        "default": block.load_params(CONFIGS / "default.yaml"),
+        "u1": u1,
+        "u4": u4,
+        "u4-cache": u4c,
+        "default": default,
+        "u4-units1": vary(u4, units=1),
+        "u4-units2": vary(u4, units=2),
+        "u4-units8": vary(u4, units=8),
+        "u4-latency10": vary(u4, dram={"latency": 10}),
+        "u4-latency100": vary(u4, dram={"latency": 100}),
+        "u4-outstanding1": vary(u4, port={"outstanding": 1}),
+        "u4-bandwidth2": vary(u4, dram={"bytes_per_cycle": 2}),
+        "u4-cache1x4": vary(u4, unit={"cache_ways": 4, "cache_sets": 1}),
+        "u4-cache16x4": vary(u4, unit={"cache_ways": 4, "cache_sets": 16}),
+        "u1-latency8": vary(u1, dram={"latency": 8}),
+        "u1-outstanding4": vary(u1, port={"outstanding": 4}),
+        "default-cache": vary(default, unit={"cache_ways": 2, "cache_sets": 16}),
+        "pair": block.load_params(CONFIGS / "pair.yaml"),
     }
+
+
+#: The long runs: (design, trace, bags); the calibration runs add every other design on a
+#: shorter random trace.
+MAIN = [
+    *((d, "random", 5000) for d in ("u1", "u4", "u4-cache")),
+    *((d, "text", 500) for d in ("u1", "u4", "u4-cache", "default")),
+]
+CALIBRATION_BAGS = 300
 
 
 def run_case(params, simulator: str, trace: str, bags: int, seed: int) -> dict:
     """Co-simulate one case; return its CSV row (raises if the RTL disagrees with the models)."""
     built = build(get_block("engine"), params, simulator)
+    images, t = trace_inputs(params, trace, bags, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        tb_args: dict = {"bags": bags}
-        if trace == "text":
-            images, t = text_workload(params, np.random.default_rng(seed), bags=bags)
-            paths = []
-            for i, image in enumerate(images):
-                paths.append(str(Path(tmp) / f"table{i}.img"))
-                write_image(image, paths[-1])
-            write_trace(t, Path(tmp) / "text.npz")
-            tb_args = {"trace": str(Path(tmp) / "text.npz"), "images": paths}
+        paths = []
+        for i, image in enumerate(images):
+            paths.append(str(Path(tmp) / f"table{i}.img"))
+            write_image(image, paths[-1])
+        write_trace(t, Path(tmp) / "trace.npz")
         summary = cosim(
             built,
             run_dir=Path(tmp) / "run",
             seed=seed,
             count=1,
             testcase="test_trace$",
-            tb_args=tb_args,
+            tb_args={"trace": str(Path(tmp) / "trace.npz"), "images": paths},
         )
     if not summary["passed"] or not summary["records"]:
         raise RuntimeError(f"{trace} on {simulator} failed: {summary.get('records')}")
@@ -123,20 +158,26 @@ def run_case(params, simulator: str, trace: str, bags: int, seed: int) -> dict:
         "mismatches": r["mismatches"] + r["dram_burst_mismatches"],
         "wall_s": f"{summary['wall_s']:.1f}",
         "machine": f"{platform.node()} {platform.machine()}",
+        "params": params.to_json(),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bags", type=int, default=5000, help="bags of the random trace")
-    parser.add_argument("--text-bags", type=int, default=500, help="bags of the text trace")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--simulator", action="append", choices=SIMULATORS)
     parser.add_argument("--only", action="append", help="design names to run (default all)")
+    parser.add_argument(
+        "--calibration", action="store_true", help="also the calibration designs (300 bags each)"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     simulators = args.simulator or [s for s in SIMULATORS if not unavailable_reason(s)]
-    points = {k: v for k, v in designs().items() if not args.only or k in args.only}
+    points = designs()
+    wanted = list(MAIN)
+    if args.calibration:
+        main_designs = {d for d, _, _ in MAIN}
+        wanted += [(d, "random", CALIBRATION_BAGS) for d in points if d not in main_designs]
     path = args.out / "engine_cycles.csv"
     done = set()
     if path.exists():
@@ -147,10 +188,9 @@ def main() -> None:
             }
     cases = [
         (name, sim, trace, bags)
-        for name in points
-        for trace, bags in (("random", args.bags), ("text", args.text_bags))
+        for name, trace, bags in wanted
+        if not args.only or name in args.only
         for sim in simulators
-        if not (name == "default" and trace == "random")
     ]
     todo = [c for c in cases if (c[0], c[1], c[2], str(c[3]), str(args.seed)) not in done]
     print(f"{len(cases) - len(todo)} of {len(cases)} cases already in {path}", file=sys.stderr)

@@ -18,7 +18,8 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 
-from ...models.cases.embedding_lookup_unit import Run, random_run
+from ...models.cases.embedding_lookup_unit import Run
+from ...models.cases.engine import trace_inputs
 from ...models.golden.engine import traffic
 from ...models.image import read_image
 from ...models.trace import read_trace
@@ -102,13 +103,15 @@ async def test_stream(dut, combo):
     await stream_test(dut, combo, params, params.unit, memory, PORTS)
 
 
-def trace_run(params: EngineParams, args: dict, rng) -> Run:
+def trace_run(params: EngineParams, args: dict) -> Run:
     """The run ``test_trace`` measures: the named trace and images, or a random one."""
     if args.get("trace"):
         images = [read_image(path) for path in args.get("images", [])]
         return Run(args["trace"], [], images, read_trace(args["trace"]))
-    bags = int(args.get("bags", args["count"]))
-    return random_run(params.unit, rng, 0, rows=256, max_bag=64, bags=bags)
+    images, trace = trace_inputs(
+        params, "random", int(args.get("bags", args["count"])), args["seed"]
+    )
+    return Run("random", [], images, trace)
 
 
 @cocotb.test()
@@ -120,7 +123,7 @@ async def test_trace(dut):
     Clock(dut.clk, 10, unit="ns").start()
     await reset(dut)
     rng = np.random.default_rng([args["seed"], 99])
-    run = trace_run(params, args, rng)
+    run = trace_run(params, args)
     d = params.dram
     component, counters = dram_memory(
         dut,
