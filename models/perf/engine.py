@@ -136,6 +136,149 @@ def _row_requests(image: MemoryImage, rows: np.ndarray, params: EngineParams) ->
     return account(image, rows, burst_bytes=params.dram.burst_bytes).memory_requests
 
 
+class Replay:
+    """The request-level replay behind :func:`estimate`.
+
+    Events are handled in time order (a heap of ``(time, order, unit)``): a unit starts a
+    request (once the dealer has put it into the unit's queue), issues the request's memory
+    requests one by one (the memory system sees them in time order), finishes it, and at a
+    bag's end drains it (once the previous bag has left: outputs leave in bag order). A unit
+    that waits for another (the dealer blocked on a full queue, the previous bag not yet out)
+    is put back behind that unit's next event.
+    """
+
+    def __init__(self, params, trace, owner, hits, compute, beats, starts, ends):
+        self.p, self.owner, self.hits = params, owner, hits
+        self.compute, self.beats, self.starts, self.ends = compute, beats, starts, ends
+        n, units = len(trace), params.units
+        self.bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
+        self.last = trace.last
+        self.queues = [np.flatnonzero(owner == k) for k in range(units)]
+        self.position = np.zeros(n, np.int64)  # index of each request in its unit's queue
+        for q in self.queues:
+            self.position[q] = np.arange(q.size)
+        self.start = np.full(n, -1.0)  # when each request left its queue
+        self.dealt = np.full(n, -1.0)
+        self.dealer, self.dealer_time = 0, -1.0
+        self.drained = np.full(trace.bags + 1, -1.0)  # drained[b + 1]: bag b has left
+        self.drained[0] = 0.0
+        self.clock = [float(OVERHEAD["start"])] * units
+        self.busy = np.zeros(units, np.int64)
+        self.r_free = self.ar_free = self.port_busy = 0.0
+        self.in_flight: list[float] = []  # finish times of the bursts in flight (a heap)
+        self.heap: list[tuple[float, int, int]] = []
+        self.order = 0
+        self.state = [("start", -1, 0, 0.0)] * units  # (step, request, memory request, t0)
+
+    def push(self, t: float, k: int) -> None:
+        """Schedule unit ``k``'s next step at ``t``."""
+        self.order += 1
+        self.clock[k] = t
+        heapq.heappush(self.heap, (t, self.order, k))
+
+    def deal(self, q: int) -> int | None:
+        """Deal up to request ``q``; the unit the dealer waits for, or None when ``q`` is dealt."""
+        depth = self.p.queue_depth
+        while self.dealer <= q:
+            d = self.dealer
+            if depth == 0:  # the unit takes the request straight from the dealer
+                if d > 0 and self.start[d - 1] < 0:
+                    return int(self.owner[d - 1])
+                t = self.start[d - 1] if d > 0 else 0.0
+            else:
+                t = self.dealer_time + 1
+                j = self.position[d] - depth  # the request whose leaving frees the slot
+                if j >= 0:
+                    k = int(self.owner[d])
+                    freeing = self.queues[k][j]
+                    if self.start[freeing] < 0:
+                        return k
+                    t = max(t, self.start[freeing] + 1)
+            self.dealt[d], self.dealer_time = t, t
+            self.dealer += 1
+        return None
+
+    def run(self) -> None:
+        """Replay every request."""
+        for k, queue in enumerate(self.queues):
+            if queue.size:
+                self.push(self.clock[k], k)
+        while self.heap:
+            t, _, k = heapq.heappop(self.heap)
+            step, q, i, t0 = self.state[k]
+            if step == "start":
+                q = int(self.queues[k][self.position[q] + 1 if q >= 0 else 0])
+                waiting = self.deal(q)
+                if waiting is not None:
+                    self.state[k] = ("start", self.state[k][1], 0, 0.0)
+                    self.push(self.clock[waiting], k)
+                    continue
+                t = max(t, self.dealt[q] + 2)  # the queue's read latency
+                self.start[q] = t
+                t0 = t
+                if self.hits[q]:
+                    self.state[k] = ("finish", q, 0, t0)
+                    self.push(t + self.beats[q] + OVERHEAD["hit"], k)
+                    continue
+                t += OVERHEAD["request"] + (OVERHEAD["lookup"] if self.p.unit.cache_ways else 0)
+                self.state[k] = ("memory", q, 0, t0)
+                self.push(t + self.share(q), k)
+            elif step == "memory":
+                if i < len(self.starts[q]):
+                    t = self.memory(t, *self.starts[q][i])
+                    self.state[k] = ("memory", q, i + 1, t0)
+                    self.push(t + self.share(q), k)
+                else:
+                    self.state[k] = ("finish", q, 0, t0)
+                    self.push(t, k)
+            else:  # finish: the bag's end waits for the previous bag to leave
+                if self.last[q]:
+                    b = self.bag_of[q]
+                    if self.drained[b] < 0:
+                        self.push(self.clock[int(self.owner_of_bag(b - 1))], k)
+                        continue
+                    t = max(t, self.drained[b]) + self.ends[q]
+                    self.drained[b + 1] = t
+                self.busy[k] += int(t - t0)
+                self.state[k] = ("start", q, 0, 0.0)
+                if self.position[q] + 1 < self.queues[k].size:
+                    self.push(t, k)
+                else:
+                    self.clock[k] = t
+
+    def owner_of_bag(self, b: int) -> int:
+        """The unit of bag ``b``."""
+        return int(self.owner[np.searchsorted(self.bag_of, b)])
+
+    def share(self, q: int) -> float:
+        """The decoder's own cycles of request ``q`` before each memory request, and after."""
+        return float(self.compute[q]) / (len(self.starts[q]) + 1)
+
+    def memory(self, t: float, addr: int, words: int) -> float:
+        """Issue a memory request at ``t``; return when the decoder has its data.
+
+        The formula has the words one per cycle from the first, so only a later end adds
+        cycles.
+        """
+        port, dram = self.p.port, self.p.dram
+        word_cycles = max(1.0, port.word_bytes / dram.bytes_per_cycle)
+        slots = min(port.outstanding, dram.max_outstanding)
+        first = None
+        for _, n in port.bursts(addr, words):
+            # Bursts issue one per cycle while the port and the DRAM have slots; data in
+            # order, one word per `word_cycles`, after the round trip.
+            while len(self.in_flight) >= slots:
+                self.ar_free = max(self.ar_free, heapq.heappop(self.in_flight) + 1)
+            issue = max(t, self.ar_free)
+            self.ar_free = issue + 1
+            data = max(issue + dram.latency + OVERHEAD["round_trip"], self.r_free)
+            first = data if first is None else first
+            self.r_free = data + n * word_cycles
+            self.port_busy += n * word_cycles
+            heapq.heappush(self.in_flight, self.r_free)
+        return max(first, self.r_free - words)
+
+
 def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> PerfResult:
     """Predict the cycles of ``trace`` over ``images`` (table ``t`` is ``images[t]``).
 
@@ -145,7 +288,7 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         As :func:`rtnerf.models.golden.engine.traffic`.
     """
     gold = traffic(params, images, trace)
-    u, port, dram = params.unit, params.port, params.dram
+    u, dram = params.unit, params.dram
     compute, beats = _decoder_costs(params, images, trace, gold)
     owner = bag_units(trace, params.units, u.pairwise != "none")
     # Memory requests of each trace request, as absolute word ranges (tables 4 KB apart).
@@ -169,55 +312,9 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         ends[last[0::2]] = u.dim // u.lanes + OVERHEAD["drain"]
         ends[last[1::2]] = u.dim // u.lanes + OVERHEAD["drain"] + 1
 
-    hits = gold.cache_hit
-    queues = [np.flatnonzero(owner == k) for k in range(params.units)]
-    nxt = [0] * params.units
-    busy = np.zeros(params.units, np.int64)
-    clock = [OVERHEAD["start"]] * params.units
-    word_cycles = max(1.0, port.word_bytes / dram.bytes_per_cycle)
-    slots = min(port.outstanding, dram.max_outstanding)
-    in_flight: list[float] = []  # finish times of the bursts in flight (a heap)
-    r_free = 0.0  # when the read data channel is next free
-    ar_free = 0.0
-    port_busy = 0.0
-    heap = [(clock[k], k) for k in range(params.units) if queues[k].size]
-    heapq.heapify(heap)
-    while heap:
-        t, k = heapq.heappop(heap)
-        q = queues[k][nxt[k]]
-        nxt[k] += 1
-        start = t
-        if hits[q]:
-            t += beats[q] + OVERHEAD["hit"]
-        else:
-            t += OVERHEAD["request"] + (OVERHEAD["lookup"] if u.cache_ways else 0)
-            # The decoder's own cycles, spread between its memory requests; each request
-            # waits for its data instead of the formula's latency.
-            share = compute[q] / (len(starts[q]) + 1)
-            for addr, words in starts[q]:
-                t += share
-                first_data = None
-                for _, n in port.bursts(addr, words):
-                    # Bursts issue one per cycle while the port and the DRAM have slots;
-                    # data in order, one word per `word_cycles`, after the round trip.
-                    while len(in_flight) >= slots:
-                        ar_free = max(ar_free, heapq.heappop(in_flight) + 1)
-                    issue = max(t, ar_free)
-                    ar_free = issue + 1
-                    data = max(issue + dram.latency + OVERHEAD["round_trip"], r_free)
-                    first_data = data if first_data is None else first_data
-                    r_free = data + n * word_cycles
-                    port_busy += n * word_cycles
-                    heapq.heappush(in_flight, r_free)
-                # The formula streams the words one per cycle from the first: only a later
-                # end adds cycles.
-                t = max(first_data, r_free - words)
-            t += share
-        t += ends[q]
-        busy[k] += t - start
-        clock[k] = t
-        if nxt[k] < queues[k].size:
-            heapq.heappush(heap, (t, k))
+    replay = Replay(params, trace, owner, gold.cache_hit, compute, beats, starts, ends)
+    replay.run()
+    clock, busy, r_free, port_busy = replay.clock, replay.busy, replay.r_free, replay.port_busy
     cycles = int(np.ceil(max([*clock, r_free])))
     return PerfResult(
         cycles=cycles,
