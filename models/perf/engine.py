@@ -149,6 +149,7 @@ class Replay:
 
     def __init__(self, params, trace, owner, hits, compute, beats, starts, ends):
         self.p, self.owner, self.hits = params, owner, hits
+        self.expand = (trace.op == Op.ROW) | (params.unit.cache_ways > 0)
         self.compute, self.beats, self.starts, self.ends = compute, beats, starts, ends
         n, units = len(trace), params.units
         self.bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
@@ -225,7 +226,9 @@ class Replay:
                 self.push(t + self.share(q), k)
             elif step == "memory":
                 if i < len(self.starts[q]):
-                    t = self.memory(t, *self.starts[q][i])
+                    addr, words = self.starts[q][i]
+                    payload = self.expand[q] and i == len(self.starts[q]) - 1
+                    t = self.memory(t, addr, words, self.beats[q] if payload else words)
                     self.state[k] = ("memory", q, i + 1, t0)
                     self.push(t + self.share(q), k)
                 else:
@@ -254,11 +257,13 @@ class Replay:
         """The decoder's own cycles of request ``q`` before each memory request, and after."""
         return float(self.compute[q]) / (len(self.starts[q]) + 1)
 
-    def memory(self, t: float, addr: int, words: int) -> float:
+    def memory(self, t: float, addr: int, words: int, consume: int) -> float:
         """Issue a memory request at ``t``; return when the decoder has its data.
 
         The formula has the words one per cycle from the first, so only a later end adds
-        cycles.
+        cycles. The decoder takes the words at its own pace (``consume`` cycles: an expanded
+        row's beats), and the read data channel, in order, is held until it has: the next
+        request's data waits (head-of-line blocking).
         """
         port, dram = self.p.port, self.p.dram
         word_cycles = max(1.0, port.word_bytes / dram.bytes_per_cycle)
@@ -276,7 +281,9 @@ class Replay:
             self.r_free = data + n * word_cycles
             self.port_busy += n * word_cycles
             heapq.heappush(self.in_flight, self.r_free)
-        return max(first, self.r_free - words)
+        arrived = self.r_free
+        self.r_free = max(self.r_free, first + consume)
+        return max(first, arrived - words)
 
 
 def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> PerfResult:
