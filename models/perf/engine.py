@@ -111,6 +111,9 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
     cached = params.unit.cache_ways > 0
     compute = np.zeros(len(trace), np.int64)
     beats = np.ones(len(trace), np.int64)
+    # An expanded row's payload: cycles before the first value leaves, and bits before it.
+    startup = np.zeros(len(trace), np.int64)
+    index_bits = np.zeros(len(trace), np.int64)
     for image, sel, acc in zip(images, gold.requests, gold.accounts, strict=True):
         if not sel.size:
             continue
@@ -124,9 +127,14 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
         full = acc.memory_requests if not cached else _row_requests(image, rows, params)
         compute[sel] = decoder_model.query_cycles(dec, image, queries, latency=1) - full
         where = decoder_model.locate(image, rows, np.zeros_like(rows))
-        stored = np.where(where["format"] == Format.DENSE, dec.columns, where["nnz"])
+        fmt, nnz = where["format"], where["nnz"]
+        stored = np.where(fmt == Format.DENSE, dec.columns, nnz)
         beats[sel] = np.maximum(stored, 1)
-    return compute, beats
+        bitmap, coo = fmt == Format.BITMAP, fmt == Format.COO
+        startup[sel] = np.where(bitmap, 2 + dec.chunks + 2 * dec.tree.latency, 0)
+        startup[sel] += np.where(coo, -(-nnz * dec.coord_bits // dec.word_width) + 2, 0)
+        index_bits[sel] = np.where(bitmap, dec.columns, np.where(coo, nnz * dec.coord_bits, 0))
+    return compute, beats, startup, index_bits
 
 
 def _row_requests(image: MemoryImage, rows: np.ndarray, params: EngineParams) -> np.ndarray:
@@ -228,7 +236,11 @@ class Replay:
                 if i < len(self.starts[q]):
                     addr, words = self.starts[q][i]
                     payload = self.expand[q] and i == len(self.starts[q]) - 1
-                    t = self.memory(t, addr, words, self.beats[q] if payload else words)
+                    if payload:
+                        shape = (float(self.startup[q]), int(self.index_bits[q]))
+                        t = self.memory(t, addr, words, self.beats[q], shape)
+                    else:
+                        t = self.memory(t, addr, words, words)
                     self.state[k] = ("memory", q, i + 1, t0)
                     self.push(t + self.share(q), k)
                 else:
@@ -257,18 +269,26 @@ class Replay:
         """The decoder's own cycles of request ``q`` before each memory request, and after."""
         return float(self.compute[q]) / (len(self.starts[q]) + 1)
 
-    def memory(self, t: float, addr: int, words: int, consume: int) -> float:
+    def memory(self, t: float, addr: int, words: int, consume: int, shape=None) -> float:
         """Issue a memory request at ``t``; return when the decoder has its data.
 
-        The formula has the words one per cycle from the first, so only a later end adds
-        cycles. The decoder takes the words at its own pace (``consume`` cycles: an expanded
-        row's beats), and the read data channel, in order, is held until it has: the next
-        request's data waits (head-of-line blocking).
+        The formula has the words one per cycle from the first; the decoder takes them at its
+        own pace (``consume`` cycles for the request: an expanded row's beats), so it waits
+        only for a burst whose first word comes later than it needs it (a port with few
+        outstanding bursts, a contended channel) or for words slower than it takes them. The
+        read data channel, in order, is held until the decoder has taken the words: the next
+        request's data waits (head-of-line blocking). ``shape`` ``(startup, index bits)``
+        says when the decoder needs each word of an expanded row's payload: values leave one
+        per cycle after ``startup`` cycles, the first at ``index bits`` (other requests'
+        words are needed one per cycle).
         """
         port, dram = self.p.port, self.p.dram
         word_cycles = max(1.0, port.word_bytes / dram.bytes_per_cycle)
         slots = min(port.outstanding, dram.max_outstanding)
         first = None
+        stall = 0.0  # how long the decoder waits for words beyond the formula's timeline
+        w, bv = self.p.unit.word_width, self.p.unit.value_width
+        done = 0  # words of the request before this burst
         for _, n in port.bursts(addr, words):
             # Bursts issue one per cycle while the port and the DRAM have slots; data in
             # order, one word per `word_cycles`, after the round trip.
@@ -278,12 +298,15 @@ class Replay:
             self.ar_free = issue + 1
             data = max(issue + dram.latency + OVERHEAD["round_trip"], self.r_free)
             first = data if first is None else first
+            need = done if shape is None else shape[0] + max(0, done * w - shape[1]) / bv
+            stall += max(0.0, data - (first + stall + need))
+            stall += max(0.0, (n - 1) * (word_cycles - 1))  # a bandwidth-limited burst
             self.r_free = data + n * word_cycles
             self.port_busy += n * word_cycles
             heapq.heappush(self.in_flight, self.r_free)
-        arrived = self.r_free
+            done += n
         self.r_free = max(self.r_free, first + consume)
-        return max(first, arrived - words)
+        return first + stall
 
 
 def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> PerfResult:
@@ -296,7 +319,7 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
     """
     gold = traffic(params, images, trace)
     u, dram = params.unit, params.dram
-    compute, beats = _decoder_costs(params, images, trace, gold)
+    compute, beats, startup, index_bits = _decoder_costs(params, images, trace, gold)
     owner = bag_units(trace, params.units, u.pairwise != "none")
     # Memory requests of each trace request, as absolute word ranges (tables 4 KB apart).
     starts = [[] for _ in range(len(trace))]
@@ -320,6 +343,7 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         ends[last[1::2]] = u.dim // u.lanes + OVERHEAD["drain"] + 1
 
     replay = Replay(params, trace, owner, gold.cache_hit, compute, beats, starts, ends)
+    replay.startup, replay.index_bits = startup, index_bits
     replay.run()
     clock, busy, r_free, port_busy = replay.clock, replay.busy, replay.r_free, replay.port_busy
     cycles = int(np.ceil(max([*clock, r_free])))
