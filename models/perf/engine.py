@@ -64,6 +64,10 @@ class PerfResult:
         Cycles the memory port's read data channel carried a word.
     traffic : Traffic
         The DRAM traffic (the golden accounting's).
+    dram_bytes_per_cycle : float
+        The DRAM's peak.
+    macs : int
+        Multiply-accumulates done: a stored value of every ROW request, one per ELEMENT.
     """
 
     cycles: int
@@ -73,6 +77,7 @@ class PerfResult:
     port_busy: int
     traffic: Traffic
     dram_bytes_per_cycle: float
+    macs: int
 
     @property
     def bags_per_cycle(self) -> float:
@@ -355,4 +360,5 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         port_busy=int(port_busy),
         traffic=gold,
         dram_bytes_per_cycle=float(dram.bytes_per_cycle),
+        macs=int(np.where(trace.op == Op.ROW, beats, 1).sum()),
     )

@@ -1,0 +1,150 @@
+"""Reports of a sweep: ``results.csv``, ``summary.json``, ``summary.txt`` and the plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .models.dram import Cause
+
+__all__ = ["pareto_front", "write_reports"]
+
+
+def pareto_front(cost: list[float], value: list[float]) -> list[int]:
+    """Indices of the points no other point beats on both (lower cost, higher value)."""
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], -value[i]))
+    front, best = [], float("-inf")
+    for i in order:
+        if value[i] > best:
+            front.append(i)
+            best = value[i]
+    return front
+
+
+def _label(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k.split('+')[0].split('.')[-1]}={v}" for k, v in point.items())
+
+
+def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> dict[str, Any]:
+    """Write the reports of the stored points; return the summary."""
+    from .sweep import COLUMNS
+
+    keys = list(study.points[0]) if study.points else []
+    columns = [c for c in COLUMNS if any(c in r for _, _, r in rows)]
+    with (run_dir / "results.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["point", *keys, *(f"{c} [{COLUMNS[c]}]" if COLUMNS[c] else c for c in columns)]
+        )
+        for idx, point, result in rows:
+            writer.writerow([idx, *(point[k] for k in keys), *(result.get(c, "") for c in columns)])
+    points = [p for _, p, _ in rows]
+    results = [r for _, _, r in rows]
+    has_area = bool(results) and "area_cells" in results[0]
+    cost_name = "area_cells" if has_area else "dram_bytes_per_bag"
+    cost = [r[cost_name] for r in results]
+    front = pareto_front(cost, [r["throughput"] for r in results]) if results else []
+    best = max(range(len(results)), key=lambda i: results[i]["throughput"]) if results else None
+    summary = {
+        "study": study.name,
+        "points": len(study.points),
+        "evaluated": len(rows),
+        "workload": {"trace": study.trace, "bags": study.bags, "seed": study.seed},
+        "clock_mhz": study.clock_mhz,
+        "best": None if best is None else {"point": points[best], **results[best]},
+        "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
+        "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    names = [k.split("+")[0].split(".")[-1] for k in keys]
+    widths = [
+        max(len(n), *(len(str(p[k])) for p in points)) + 2 for n, k in zip(names, keys, strict=True)
+    ]
+    lines = [
+        (
+            f"study: {study.name} ({len(rows)} of {len(study.points)} points, {study.trace} "
+            f"trace of {study.bags} bags, {study.clock_mhz:g} MHz)"
+        ),
+        " "
+        + "".join(f"{n:<{w}}" for n, w in zip(names, widths, strict=True))
+        + f"{'bags/s':>11}{'B/bag':>8}{'BW util':>9}  bottleneck"
+        + ("   cells" if has_area else ""),
+    ]
+    for i, (p, r) in enumerate(zip(points, results, strict=True)):
+        lines.append(
+            ("*" if i in front else " ")
+            + "".join(f"{p[k]!s:<{w}}" for k, w in zip(keys, widths, strict=True))
+            + f"{r['throughput']:>11.4g}{r['dram_bytes_per_bag']:>8.0f}"
+            + f"{r['bandwidth_utilisation']:>9.2f}  {r['bottleneck']:<10}"
+            + (f"{r['area_cells']:>8}" if has_area else "")
+        )
+    lines.append(f"* on the Pareto front (throughput vs {cost_name})")
+    (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
+    if results:
+        _plots(points, results, front, cost_name, run_dir)
+    return summary
+
+
+def _plots(points, results, front, cost_name, run_dir: Path) -> None:
+    # Pareto: throughput against area (or DRAM bytes per bag without area).
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
+    x = [r[cost_name] for r in results]
+    y = [r["throughput"] for r in results]
+    ax.scatter(x, y, s=16, color="tab:gray", label="points")
+    fx = [x[i] for i in front]
+    fy = [y[i] for i in front]
+    ax.plot(fx, fy, "o-", color="tab:red", ms=5, label="Pareto front")
+    for i in front:
+        ax.annotate(_label(points[i]), (x[i], y[i]), fontsize=6)
+    ax.set(
+        xlabel="area [cells]" if cost_name == "area_cells" else "DRAM bytes per bag [B]",
+        ylabel="throughput [bags/s]",
+        yscale="log",
+    )
+    ax.set_title("Throughput vs cost", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(run_dir / "pareto.png", dpi=120)
+
+    # DRAM bytes per bag by cause, one stacked bar per point.
+    fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))
+    ax = fig.subplots()
+    bottom = [0.0] * len(results)
+    for cause in Cause:
+        name = cause.name.lower()
+        per_bag = [r[f"dram_{name}_bytes"] * r["dram_bytes_per_bag"] / max(1, r["dram_bytes"])
+                   for r in results]  # fmt: skip
+        ax.bar(range(len(results)), per_bag, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, per_bag, strict=True)]
+    ax.set_xticks(range(len(results)), [_label(p) for p in points], rotation=80, fontsize=6)
+    ax.set(ylabel="DRAM bytes per bag [B]")
+    ax.set_title("DRAM traffic by cause", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(run_dir / "dram_by_cause.png", dpi=120)
+
+    # Roofline: achieved MAC/s against operational intensity, under the DRAM and compute roofs.
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
+    oi = [r["operational_intensity"] for r in results]
+    lo, hi = min(oi) / 4, max(oi) * 4
+    bw = max(r["dram_peak_bytes_per_s"] for r in results)
+    peak = max(r["peak_mac_per_s"] for r in results)
+    xs = [lo * (hi / lo) ** (k / 100) for k in range(101)]
+    ax.plot(xs, [min(peak, bw * v) for v in xs], "k-", lw=1, label="roof (DRAM peak, MAC peak)")
+    ax.scatter(oi, [r["mac_per_s"] for r in results], s=16, color="tab:blue", label="points")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="operational intensity [MAC/B of DRAM]",
+        ylabel="performance [MAC/s]",
+    )
+    ax.set_title("Roofline", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(run_dir / "roofline.png", dpi=120)
