@@ -9,9 +9,9 @@ requests, cycles, bags/cycle, DRAM bytes (and by cause), AXI bursts, cache hits,
 Design points (:func:`designs`): ``u1`` (one unit, one lane), ``u4`` with its row cache and
 without it (``configs/blocks/engine/``) run a random trace of 5,000 bags (Zipf rows, bag sizes
 1 to 64, a quarter ELEMENT bags of 1 to 4 requests, hybrid-encoded tables of every format);
-they and the default design run a 500-bag text-embedding trace (``rtnerf.workloads.text``).
+they and the default design run a 200-bag text-embedding trace (``rtnerf.workloads.text``).
 With ``--calibration``, variants that change one thing at a time (units, DRAM latency and
-bandwidth, outstanding bursts, cache geometry, the pairwise stage) run 300-bag random traces:
+bandwidth, outstanding bursts, cache geometry, the pairwise stage) run 100-bag random traces:
 the performance model's calibration set. Every row carries the design's params as JSON. The
 CSV is the store: a case already in it is skipped, so a run that dies resumes where it stopped.
 
@@ -113,9 +113,9 @@ def designs() -> dict:
 #: shorter random trace.
 MAIN = [
     *((d, "random", 5000) for d in ("u1", "u4", "u4-cache")),
-    *((d, "text", 500) for d in ("u1", "u4", "u4-cache", "default")),
+    *((d, "text", 200) for d in ("u1", "u4", "u4-cache", "default")),
 ]
-CALIBRATION_BAGS = 300
+CALIBRATION_BAGS = 100
 
 
 def run_case(params, simulator: str, trace: str, bags: int, seed: int) -> dict:

@@ -243,7 +243,8 @@ class Replay:
                     payload = self.expand[q] and i == len(self.starts[q]) - 1
                     if payload:
                         shape = (float(self.startup[q]), int(self.index_bits[q]))
-                        t = self.memory(t, addr, words, self.beats[q], shape)
+                        consume = self.beats[q] + self.startup[q]
+                        t = self.memory(t, addr, words, consume, shape)
                     else:
                         t = self.memory(t, addr, words, words)
                     self.state[k] = ("memory", q, i + 1, t0)
