@@ -167,6 +167,7 @@ class Replay:
         n, units = len(trace), params.units
         self.bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
         self.last = trace.last
+        self.bag_owner = owner[trace.bag_starts[:-1]]  # the unit of each bag
         self.queues = [np.flatnonzero(owner == k) for k in range(units)]
         self.position = np.zeros(n, np.int64)  # index of each request in its unit's queue
         for q in self.queues:
@@ -256,7 +257,7 @@ class Replay:
                 if self.last[q]:
                     b = self.bag_of[q]
                     if self.drained[b] < 0:
-                        self.push(self.clock[int(self.owner_of_bag(b - 1))], k)
+                        self.push(self.clock[int(self.bag_owner[b - 1])], k)
                         continue
                     t = max(t, self.drained[b]) + self.ends[q]
                     self.drained[b + 1] = t
@@ -266,10 +267,6 @@ class Replay:
                     self.push(t, k)
                 else:
                     self.clock[k] = t
-
-    def owner_of_bag(self, b: int) -> int:
-        """The unit of bag ``b``."""
-        return int(self.owner[np.searchsorted(self.bag_of, b)])
 
     def share(self, q: int) -> float:
         """The decoder's own cycles of request ``q`` before each memory request, and after."""
