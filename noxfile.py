@@ -64,7 +64,9 @@ def bench(session):
 
 @nox.session(name="engine-cycles")
 def engine_cycles(session):
-    """RTL cycles and DRAM traffic of 5,000-bag traces on the engine, both simulators (about
-    an hour per simulator on 2 cores; resumes where it stopped): benchmarks/results/."""
+    """RTL cycles and DRAM traffic of the engine's measured traces (5,000-bag random traces and
+    the calibration set), both simulators (hours on 2 cores; resumes where it stopped), then
+    the performance model's calibration table: benchmarks/results/."""
     install(session)
-    session.run("python", "benchmarks/engine_cycles.py", *session.posargs)
+    session.run("python", "benchmarks/engine_cycles.py", "--calibration", *session.posargs)
+    session.run("python", "benchmarks/perf_calibration.py")
