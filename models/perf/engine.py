@@ -244,7 +244,11 @@ class Replay:
                     payload = self.expand[q] and i == len(self.starts[q]) - 1
                     if payload:
                         shape = (float(self.startup[q]), int(self.index_bits[q]))
-                        consume = self.beats[q] + self.startup[q]
+                        # The channel is free once the decoder took the last word: its
+                        # reader holds about one word ahead of the value it is on.
+                        w, bv = self.p.unit.word_width, self.p.unit.value_width
+                        last = max(0, (words - 2) * w - int(self.index_bits[q])) / bv
+                        consume = max(words, float(self.startup[q]) + last + 1)
                         t = self.memory(t, addr, words, consume, shape)
                     else:
                         t = self.memory(t, addr, words, words)
