@@ -29,7 +29,7 @@ def measured(max_requests):
     return out
 
 
-@pytest.mark.parametrize("row", measured(12000))
+@pytest.mark.parametrize("row", measured(200_000))
 def test_model_within_tolerance_of_the_rtl(row):
     params = EngineParams.from_json(row["params"])
     images, trace = trace_inputs(params, row["trace"], int(row["bags"]), int(row["seed"]))
