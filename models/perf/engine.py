@@ -68,6 +68,8 @@ class PerfResult:
         The DRAM's peak.
     macs : int
         Multiply-accumulates done: a stored value of every ROW request, one per ELEMENT.
+    element_bags : int
+        ELEMENT bags of the trace (NeRF: one interpolated value per sample and component).
     """
 
     cycles: int
@@ -78,6 +80,7 @@ class PerfResult:
     traffic: Traffic
     dram_bytes_per_cycle: float
     macs: int
+    element_bags: int = 0
 
     @property
     def bags_per_cycle(self) -> float:
@@ -90,22 +93,30 @@ class PerfResult:
 
     @property
     def bottleneck(self) -> str:
-        """``dram``, ``port`` or ``units``: what bounds the cycles."""
-        busiest = float(self.unit_busy.max(initial=0)) / self.cycles
+        """What bounds the cycles: ``dram``, ``port`` or ``unit K``.
+
+        ``dram``: its bandwidth; ``port``: the read channel; ``unit K``: the busiest lookup
+        unit (its decoder's round trips and beats).
+        """
+        busiest = int(np.argmax(self.unit_busy))
         port = self.port_busy / self.cycles
-        dram = self.bandwidth_utilisation()
-        if dram >= 0.9:
+        if self.bandwidth_utilisation() >= 0.9:
             return "dram"
-        if port >= max(0.9, busiest):
+        if port >= max(0.9, float(self.unit_busy[busiest]) / self.cycles):
             return "port"
-        return "units"
+        return f"unit {busiest}"
 
     def per_second(self, clock_hz: float) -> dict[str, float]:
-        """Bags, requests and bytes per second at a clock frequency."""
+        """Bags, requests, samples and DRAM bytes per second at a clock frequency.
+
+        Requests are the decoder's queries; samples are ELEMENT bags (one interpolated value
+        of a sample's component).
+        """
         seconds = self.cycles / clock_hz
         return {
             "bags_per_s": self.bags / seconds,
             "requests_per_s": self.requests / seconds,
+            "samples_per_s": self.element_bags / seconds,
             "dram_bytes_per_s": self.traffic.total_bytes / seconds,
         }
 
@@ -363,4 +374,5 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         traffic=gold,
         dram_bytes_per_cycle=float(dram.bytes_per_cycle),
         macs=int(np.where(trace.op == Op.ROW, beats, 1).sum()),
+        element_bags=int((trace.op[trace.bag_starts[:-1]] == Op.ELEMENT).sum()),
     )

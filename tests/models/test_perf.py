@@ -63,6 +63,7 @@ def test_cycles_respond_to_the_design():
     starved = dataclasses.replace(params, dram=dataclasses.replace(params.dram, bytes_per_cycle=1))
     result = estimate(starved, images, trace)
     assert result.cycles > base and result.bottleneck in ("dram", "port")
+    assert estimate(params, images, trace).bottleneck in ("unit 0", "unit 1")
 
 
 def test_result_reports():
@@ -70,5 +71,8 @@ def test_result_reports():
     result = estimate(params, images, trace)
     rates = result.per_second(1e9)
     assert rates["bags_per_s"] == pytest.approx(result.bags_per_cycle * 1e9)
+    elements = trace.op[trace.bag_starts[:-1]].sum()
+    assert elements > 0
+    assert rates["samples_per_s"] == pytest.approx(elements / result.cycles * 1e9)
     assert 0 < result.bandwidth_utilisation() <= 1
     assert result.unit_busy.shape == (2,) and (result.unit_busy <= result.cycles).all()
