@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 
+import numba
 import numpy as np
 
 from ...params.engine import EngineParams
@@ -136,12 +137,15 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
         rows = trace.row[sel]
         expand = np.ones(sel.size, np.bool_) if cached else trace.op[sel] == Op.ROW
         cols = np.where(expand, 0, trace.col[sel])
-        queries = [
-            decoder_model.Query(int(r), int(c), bool(x))
-            for r, c, x in zip(rows, cols, expand, strict=True)
-        ]
+        # The formula once per distinct query (Zipf traces repeat rows).
+        span = image.shape[1] + 1
+        keys = (rows * span + cols) * 2 + expand
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        queries = [decoder_model.Query(int(k // 2 // span), int(k // 2 % span), bool(k % 2))
+                   for k in distinct]  # fmt: skip
+        cycles = decoder_model.query_cycles(dec, image, queries, latency=1)[inverse]
         full = acc.memory_requests if not cached else _row_requests(image, rows, params)
-        compute[sel] = decoder_model.query_cycles(dec, image, queries, latency=1) - full
+        compute[sel] = cycles - full
         where = decoder_model.locate(image, rows, np.zeros_like(rows))
         fmt, nnz = where["format"], where["nnz"]
         stored = np.where(fmt == Format.DENSE, dec.columns, nnz)
@@ -160,171 +164,145 @@ def _row_requests(image: MemoryImage, rows: np.ndarray, params: EngineParams) ->
     return account(image, rows, burst_bytes=params.dram.burst_bytes).memory_requests
 
 
-class Replay:
-    """The request-level replay behind :func:`estimate`.
+@numba.njit(cache=True)
+def _replay(
+    unit_ptr, unit_reqs, position, owner, hits, compute, beats, startup, index_bits, expand,
+    ends, last, bag_of, bag_owner, mptr, maddr, mwords, cfg, clock, busy,
+):  # fmt: skip
+    """The request-level replay behind :func:`estimate` (see the module docstring).
 
     Events are handled in time order (a heap of ``(time, order, unit)``): a unit starts a
-    request (once the dealer has put it into the unit's queue), issues the request's memory
-    requests one by one (the memory system sees them in time order), finishes it, and at a
-    bag's end drains it (once the previous bag has left: outputs leave in bag order). A unit
-    that waits for another (the dealer blocked on a full queue, the previous bag not yet out)
-    is put back behind that unit's next event.
+    request once the dealer has put it into its queue, issues the request's memory requests
+    one at a time (so the memory system sees them in time order), finishes it, and at a bag's
+    end drains it once the previous bag has left (outputs leave in bag order). A unit that
+    waits for another (the dealer blocked on a full queue, the previous bag not yet out) is
+    put back behind that unit's next event. Returns the read channel's last busy cycle and
+    the cycles it carried words.
     """
-
-    def __init__(self, params, trace, owner, hits, compute, beats, starts, ends):
-        self.p, self.owner, self.hits = params, owner, hits
-        self.expand = (trace.op == Op.ROW) | (params.unit.cache_ways > 0)
-        self.compute, self.beats, self.starts, self.ends = compute, beats, starts, ends
-        n, units = len(trace), params.units
-        self.bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
-        self.last = trace.last
-        self.bag_owner = owner[trace.bag_starts[:-1]]  # the unit of each bag
-        self.queues = [np.flatnonzero(owner == k) for k in range(units)]
-        self.position = np.zeros(n, np.int64)  # index of each request in its unit's queue
-        for q in self.queues:
-            self.position[q] = np.arange(q.size)
-        self.start = np.full(n, -1.0)  # when each request left its queue
-        self.dealt = np.full(n, -1.0)
-        self.dealer, self.dealer_time = 0, -1.0
-        self.drained = np.full(trace.bags + 1, -1.0)  # drained[b + 1]: bag b has left
-        self.drained[0] = 0.0
-        self.clock = [float(OVERHEAD["start"])] * units
-        self.busy = np.zeros(units, np.int64)
-        self.r_free = self.ar_free = self.port_busy = 0.0
-        self.in_flight: list[float] = []  # finish times of the bursts in flight (a heap)
-        self.heap: list[tuple[float, int, int]] = []
-        self.order = 0
-        self.state = [("start", -1, 0, 0.0)] * units  # (step, request, memory request, t0)
-
-    def push(self, t: float, k: int) -> None:
-        """Schedule unit ``k``'s next step at ``t``."""
-        self.order += 1
-        self.clock[k] = t
-        heapq.heappush(self.heap, (t, self.order, k))
-
-    def deal(self, q: int) -> int | None:
-        """Deal up to request ``q``; the unit the dealer waits for, or None when ``q`` is dealt."""
-        depth = self.p.queue_depth
-        while self.dealer <= q:
-            d = self.dealer
-            if depth == 0:  # the unit takes the request straight from the dealer
-                if d > 0 and self.start[d - 1] < 0:
-                    return int(self.owner[d - 1])
-                t = self.start[d - 1] if d > 0 else 0.0
+    (depth, round_trip, word_cycles, slots, chunk, w, bv, oh_request, oh_hit, oh_start) = cfg
+    n = owner.size
+    units = clock.size
+    start = np.full(n, -1.0)
+    dealt = np.full(n, -1.0)
+    drained = np.full(bag_owner.size + 1, -1.0)
+    drained[0] = 0.0
+    dealer, dealer_time = 0, -1.0
+    step = np.zeros(units, np.int64)  # 0 start, 1 memory, 2 finish
+    cur = np.full(units, -1)  # the unit's request
+    nxt = np.zeros(units, np.int64)  # index of its next request in its queue
+    mem_i = np.zeros(units, np.int64)
+    t0 = np.zeros(units)
+    r_free, ar_free, port_busy = 0.0, 0.0, 0.0
+    in_flight = [0.0]
+    in_flight.pop()
+    heap = [(0.0, 0, 0)]
+    heap.pop()
+    order = 0
+    for k in range(units):
+        clock[k] = oh_start
+        if unit_ptr[k + 1] > unit_ptr[k]:
+            order += 1
+            heapq.heappush(heap, (clock[k], order, k))
+    while heap:
+        t, _, k = heapq.heappop(heap)
+        if step[k] == 0:  # start the unit's next request, once dealt
+            q = unit_reqs[unit_ptr[k] + nxt[k]]
+            waiting = -1
+            while dealer <= q and waiting < 0:
+                d = dealer
+                if depth == 0:  # the unit takes the request straight from the dealer
+                    if d > 0 and start[d - 1] < 0:
+                        waiting = owner[d - 1]
+                        break
+                    td = start[d - 1] if d > 0 else 0.0
+                else:
+                    td = dealer_time + 1
+                    j = position[d] - depth  # the request whose leaving frees the slot
+                    if j >= 0:
+                        kd = owner[d]
+                        freeing = unit_reqs[unit_ptr[kd] + j]
+                        if start[freeing] < 0:
+                            waiting = kd
+                            break
+                        td = max(td, start[freeing] + 1)
+                dealt[d] = td
+                dealer_time = td
+                dealer += 1
+            if waiting >= 0:
+                order += 1
+                clock[k] = clock[waiting]
+                heapq.heappush(heap, (clock[k], order, k))
+                continue
+            t = max(t, dealt[q] + 2)  # the queue's read latency
+            start[q] = t
+            t0[k] = t
+            cur[k] = q
+            nxt[k] += 1
+            if hits[q]:
+                step[k] = 2
+                t += beats[q] + oh_hit
             else:
-                t = self.dealer_time + 1
-                j = self.position[d] - depth  # the request whose leaving frees the slot
-                if j >= 0:
-                    k = int(self.owner[d])
-                    freeing = self.queues[k][j]
-                    if self.start[freeing] < 0:
-                        return k
-                    t = max(t, self.start[freeing] + 1)
-            self.dealt[d], self.dealer_time = t, t
-            self.dealer += 1
-        return None
-
-    def run(self) -> None:
-        """Replay every request."""
-        for k, queue in enumerate(self.queues):
-            if queue.size:
-                self.push(self.clock[k], k)
-        while self.heap:
-            t, _, k = heapq.heappop(self.heap)
-            step, q, i, t0 = self.state[k]
-            if step == "start":
-                q = int(self.queues[k][self.position[q] + 1 if q >= 0 else 0])
-                waiting = self.deal(q)
-                if waiting is not None:
-                    self.state[k] = ("start", self.state[k][1], 0, 0.0)
-                    self.push(self.clock[waiting], k)
-                    continue
-                t = max(t, self.dealt[q] + 2)  # the queue's read latency
-                self.start[q] = t
-                t0 = t
-                if self.hits[q]:
-                    self.state[k] = ("finish", q, 0, t0)
-                    self.push(t + self.beats[q] + OVERHEAD["hit"], k)
-                    continue
-                t += OVERHEAD["request"] + (OVERHEAD["lookup"] if self.p.unit.cache_ways else 0)
-                self.state[k] = ("memory", q, 0, t0)
-                self.push(t + self.share(q), k)
-            elif step == "memory":
-                if i < len(self.starts[q]):
-                    addr, words = self.starts[q][i]
-                    payload = self.expand[q] and i == len(self.starts[q]) - 1
+                step[k] = 1
+                mem_i[k] = 0
+                t += oh_request + compute[q] / (mptr[q + 1] - mptr[q] + 1)
+        elif step[k] == 1:  # the next memory request, or the decoder's last cycles
+            q = cur[k]
+            i = mptr[q] + mem_i[k]
+            share = compute[q] / (mptr[q + 1] - mptr[q] + 1)
+            if i == mptr[q + 1]:
+                step[k] = 2
+            else:
+                addr, words = maddr[i], mwords[i]
+                payload = expand[q] and i == mptr[q + 1] - 1
+                first, stall, done = -1.0, 0.0, 0
+                while done < words:
+                    # Bursts to the next multiple of `chunk` words, one per cycle while the
+                    # port and the DRAM have slots; data in order after the round trip.
+                    a = addr + done
+                    nb = min(words - done, chunk - a % chunk)
+                    while len(in_flight) >= slots:
+                        ar_free = max(ar_free, heapq.heappop(in_flight) + 1)
+                    issue = max(t, ar_free)
+                    ar_free = issue + 1
+                    data = max(issue + round_trip, r_free)
+                    if first < 0:
+                        first = data
+                    # When the decoder needs this burst's first word: one per cycle, or for
+                    # a row's payload values one per cycle after its startup.
+                    need = float(done)
                     if payload:
-                        shape = (float(self.startup[q]), int(self.index_bits[q]))
-                        # The channel is free once the decoder took the last word: its
-                        # reader holds about one word ahead of the value it is on.
-                        w, bv = self.p.unit.word_width, self.p.unit.value_width
-                        last = max(0, (words - 2) * w - int(self.index_bits[q])) / bv
-                        consume = max(words, float(self.startup[q]) + last + 1)
-                        t = self.memory(t, addr, words, consume, shape)
-                    else:
-                        t = self.memory(t, addr, words, words)
-                    self.state[k] = ("memory", q, i + 1, t0)
-                    self.push(t + self.share(q), k)
-                else:
-                    self.state[k] = ("finish", q, 0, t0)
-                    self.push(t, k)
-            else:  # finish: the bag's end waits for the previous bag to leave
-                if self.last[q]:
-                    b = self.bag_of[q]
-                    if self.drained[b] < 0:
-                        self.push(self.clock[int(self.bag_owner[b - 1])], k)
-                        continue
-                    t = max(t, self.drained[b]) + self.ends[q]
-                    self.drained[b + 1] = t
-                self.busy[k] += int(t - t0)
-                self.state[k] = ("start", q, 0, 0.0)
-                if self.position[q] + 1 < self.queues[k].size:
-                    self.push(t, k)
-                else:
-                    self.clock[k] = t
-
-    def share(self, q: int) -> float:
-        """The decoder's own cycles of request ``q`` before each memory request, and after."""
-        return float(self.compute[q]) / (len(self.starts[q]) + 1)
-
-    def memory(self, t: float, addr: int, words: int, consume: int, shape=None) -> float:
-        """Issue a memory request at ``t``; return when the decoder has its data.
-
-        The formula has the words one per cycle from the first; the decoder takes them at its
-        own pace (``consume`` cycles for the request: an expanded row's beats), so it waits
-        only for a burst whose first word comes later than it needs it (a port with few
-        outstanding bursts, a contended channel) or for words slower than it takes them. The
-        read data channel, in order, is held until the decoder has taken the words: the next
-        request's data waits (head-of-line blocking). ``shape`` ``(startup, index bits)``
-        says when the decoder needs each word of an expanded row's payload: values leave one
-        per cycle after ``startup`` cycles, the first at ``index bits`` (other requests'
-        words are needed one per cycle).
-        """
-        port, dram = self.p.port, self.p.dram
-        word_cycles = max(1.0, port.word_bytes / dram.bytes_per_cycle)
-        slots = min(port.outstanding, dram.max_outstanding)
-        first = None
-        stall = 0.0  # how long the decoder waits for words beyond the formula's timeline
-        w, bv = self.p.unit.word_width, self.p.unit.value_width
-        done = 0  # words of the request before this burst
-        for _, n in port.bursts(addr, words):
-            # Bursts issue one per cycle while the port and the DRAM have slots; data in
-            # order, one word per `word_cycles`, after the round trip.
-            while len(self.in_flight) >= slots:
-                self.ar_free = max(self.ar_free, heapq.heappop(self.in_flight) + 1)
-            issue = max(t, self.ar_free)
-            self.ar_free = issue + 1
-            data = max(issue + dram.latency + OVERHEAD["round_trip"], self.r_free)
-            first = data if first is None else first
-            need = done if shape is None else shape[0] + max(0, done * w - shape[1]) / bv
-            stall += max(0.0, data - (first + stall + need))
-            stall += max(0.0, (n - 1) * (word_cycles - 1))  # a bandwidth-limited burst
-            self.r_free = data + n * word_cycles
-            self.port_busy += n * word_cycles
-            heapq.heappush(self.in_flight, self.r_free)
-            done += n
-        self.r_free = max(self.r_free, first + consume)
-        return first + stall
+                        need = startup[q] + max(0, done * w - index_bits[q]) / bv
+                    stall += max(0.0, data - (first + stall + need))
+                    stall += max(0.0, (nb - 1) * (word_cycles - 1))  # a slow DRAM
+                    r_free = data + nb * word_cycles
+                    port_busy += nb * word_cycles
+                    heapq.heappush(in_flight, r_free)
+                    done += nb
+                if payload:  # the channel is held until the reader took the last word
+                    lastw = max(0, (words - 2) * w - index_bits[q]) / bv
+                    r_free = max(r_free, first + max(words, startup[q] + lastw + 1))
+                t = first + stall + share
+                mem_i[k] += 1
+        else:  # finish; a bag's end waits for the previous bag to leave
+            q = cur[k]
+            if last[q]:
+                b = bag_of[q]
+                if drained[b] < 0:
+                    order += 1
+                    clock[k] = clock[bag_owner[b - 1]]
+                    heapq.heappush(heap, (clock[k], order, k))
+                    continue
+                t = max(t, drained[b]) + ends[q]
+                drained[b + 1] = t
+            busy[k] += int(t - t0[k])
+            step[k] = 0
+            if nxt[k] == unit_ptr[k + 1] - unit_ptr[k]:
+                clock[k] = t
+                continue
+        order += 1
+        clock[k] = t
+        heapq.heappush(heap, (t, order, k))
+    return r_free, port_busy
 
 
 def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> PerfResult:
@@ -339,16 +317,21 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
     u, dram = params.unit, params.dram
     compute, beats, startup, index_bits = _decoder_costs(params, images, trace, gold)
     owner = bag_units(trace, params.units, u.pairwise != "none")
-    # Memory requests of each trace request, as absolute word ranges (tables 4 KB apart).
-    starts = [[] for _ in range(len(trace))]
+    # Memory requests of each trace request (CSR), as absolute words (tables 4 KB apart).
+    counts = np.zeros(len(trace), np.int64)
+    for sel, acc in zip(gold.requests, gold.accounts, strict=True):
+        counts[sel] = acc.memory_requests
+    mptr = np.concatenate(([0], np.cumsum(counts)))
+    maddr = np.empty(int(mptr[-1]), np.int64)
+    mwords = np.empty(int(mptr[-1]), np.int64)
     base = 0
     for image, sel, acc in zip(images, gold.requests, gold.accounts, strict=True):
-        for k, q in enumerate(sel):
-            lo, hi = acc.request_ptr[k], acc.request_ptr[k + 1]
-            starts[q] = [
-                (base + int(s), int(n))
-                for s, n in zip(acc.request_start[lo:hi], acc.request_words[lo:hi], strict=True)
-            ]
+        if sel.size:
+            n = counts[sel]
+            within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+            idx = np.repeat(mptr[sel], n) + within
+            maddr[idx] = acc.request_start + base
+            mwords[idx] = acc.request_words
         base += -(-image.n_words // 1024) * 1024
     # The end of each bag: its drain.
     ends = np.zeros(len(trace), np.int64)
@@ -360,11 +343,51 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         ends[last[0::2]] = u.dim // u.lanes + OVERHEAD["drain"]
         ends[last[1::2]] = u.dim // u.lanes + OVERHEAD["drain"] + 1
 
-    replay = Replay(params, trace, owner, gold.cache_hit, compute, beats, starts, ends)
-    replay.startup, replay.index_bits = startup, index_bits
-    replay.run()
-    clock, busy, r_free, port_busy = replay.clock, replay.busy, replay.r_free, replay.port_busy
-    cycles = int(np.ceil(max([*clock, r_free])))
+    queues = [np.flatnonzero(owner == k) for k in range(params.units)]
+    unit_ptr = np.concatenate(([0], np.cumsum([q.size for q in queues])))
+    position = np.zeros(len(trace), np.int64)
+    for q in queues:
+        position[q] = np.arange(q.size)
+    bag_of = np.repeat(np.arange(trace.bags), np.diff(trace.bag_starts))
+    expand = (trace.op == Op.ROW) | (u.cache_ways > 0)
+    port = params.port
+    cfg = (
+        params.queue_depth,
+        dram.latency + OVERHEAD["round_trip"],
+        max(1.0, port.word_bytes / dram.bytes_per_cycle),
+        min(port.outstanding, dram.max_outstanding),
+        port.chunk_words,
+        u.word_width,
+        u.value_width,
+        OVERHEAD["request"] + (OVERHEAD["lookup"] if u.cache_ways else 0),
+        OVERHEAD["hit"],
+        float(OVERHEAD["start"]),
+    )
+    clock = np.zeros(params.units)
+    busy = np.zeros(params.units, np.int64)
+    r_free, port_busy = _replay(
+        unit_ptr,
+        np.concatenate(queues),
+        position,
+        owner.astype(np.int64),
+        gold.cache_hit,
+        compute.astype(np.float64),
+        beats,
+        startup.astype(np.float64),
+        index_bits,
+        expand,
+        ends.astype(np.float64),
+        trace.last,
+        bag_of,
+        owner[trace.bag_starts[:-1]].astype(np.int64),
+        mptr,
+        maddr,
+        mwords,
+        cfg,
+        clock,
+        busy,
+    )
+    cycles = int(np.ceil(max(clock.max(initial=0), r_free)))
     return PerfResult(
         cycles=cycles,
         bags=trace.bags,
