@@ -31,10 +31,9 @@ import time
 from pathlib import Path
 
 from rtnerf.models.cases.engine import trace_inputs
-from rtnerf.models.image import write_image
-from rtnerf.models.trace import write_trace
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
+from rtnerf.sim.tb.engine import trace_args
 from rtnerf.sim.toolchain import SIMULATORS, unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,18 +122,13 @@ def run_case(params, simulator: str, trace: str, bags: int, seed: int) -> dict:
     built = build(get_block("engine"), params, simulator)
     images, t = trace_inputs(params, trace, bags, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, image in enumerate(images):
-            paths.append(str(Path(tmp) / f"table{i}.img"))
-            write_image(image, paths[-1])
-        write_trace(t, Path(tmp) / "trace.npz")
         summary = cosim(
             built,
             run_dir=Path(tmp) / "run",
             seed=seed,
             count=1,
             testcase="test_trace$",
-            tb_args={"trace": str(Path(tmp) / "trace.npz"), "images": paths},
+            tb_args=trace_args(Path(tmp), images, t),
         )
     if not summary["passed"] or not summary["records"]:
         raise RuntimeError(f"{trace} on {simulator} failed: {summary.get('records')}")

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rtnerf.models.image import write_image
 from rtnerf.models.perf.engine import estimate
-from rtnerf.models.trace import Trace, write_trace
+from rtnerf.models.trace import Trace
 from rtnerf.params import EngineParams
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
+from rtnerf.sim.tb.engine import trace_args
 from rtnerf.workloads.text import text_workload
 
 
@@ -57,14 +57,12 @@ def main() -> None:
     head = prefix(trace, args.rtl_bags)
     built = build(get_block("engine"), params, args.simulator)  # built before the clock starts
     with tempfile.TemporaryDirectory() as tmp:
-        write_image(images[0], Path(tmp) / "t.img")
-        write_trace(head, Path(tmp) / "t.npz")
         summary = cosim(
             built,
             run_dir=Path(tmp) / "run",
             count=1,
             testcase="test_trace$",
-            tb_args={"trace": str(Path(tmp) / "t.npz"), "images": [str(Path(tmp) / "t.img")]},
+            tb_args=trace_args(Path(tmp), images, head),
         )
     (rec,) = summary["records"]
     rtl_s = summary["wall_s"]

@@ -89,6 +89,13 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
     return summary
 
 
+def _save(fig: Figure, ax, title: str, path: Path) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def _plots(points, results, front, cost_name, run_dir: Path) -> None:
     # Pareto: throughput against area (or DRAM bytes per bag without area).
     fig = Figure(figsize=(6.5, 4.5))
@@ -106,10 +113,7 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         ylabel="throughput [bags/s]",
         yscale="log",
     )
-    ax.set_title("Throughput vs cost", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(run_dir / "pareto.png", dpi=120)
+    _save(fig, ax, "Throughput vs cost", run_dir / "pareto.png")
 
     # DRAM bytes per bag by cause, one stacked bar per point.
     fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))
@@ -123,10 +127,7 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         bottom = [b + v for b, v in zip(bottom, per_bag, strict=True)]
     ax.set_xticks(range(len(results)), [_label(p) for p in points], rotation=80, fontsize=6)
     ax.set(ylabel="DRAM bytes per bag [B]")
-    ax.set_title("DRAM traffic by cause", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(run_dir / "dram_by_cause.png", dpi=120)
+    _save(fig, ax, "DRAM traffic by cause", run_dir / "dram_by_cause.png")
 
     # Roofline: achieved MAC/s against operational intensity, under the DRAM and compute roofs.
     fig = Figure(figsize=(6.5, 4.5))
@@ -144,7 +145,4 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         xlabel="operational intensity [MAC/B of DRAM]",
         ylabel="performance [MAC/s]",
     )
-    ax.set_title("Roofline", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(run_dir / "roofline.png", dpi=120)
+    _save(fig, ax, "Roofline", run_dir / "roofline.png")

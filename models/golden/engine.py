@@ -1,4 +1,4 @@
-"""Golden model of the engine: pooled bags (the lookup unit's) and the DRAM traffic of a trace.
+"""Golden model of the engine's DRAM traffic (its pooled bags are the lookup unit's).
 
 Bag ``b`` runs on unit ``b mod units`` (with a pairwise stage, ``(b // 2) mod units``); each
 unit's row cache sees its own requests in trace order (keys ``table * 2**row_width + row``,
@@ -20,12 +20,7 @@ from ..image import MemoryImage
 from ..trace import Trace
 from . import embedding_lookup_unit as unit_model
 
-__all__ = ["Traffic", "bag_units", "evaluate", "traffic"]
-
-
-def evaluate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> np.ndarray:
-    """Pooled output of every bag: the lookup unit's (:func:`.embedding_lookup_unit.evaluate`)."""
-    return unit_model.evaluate(params.unit, images, trace)
+__all__ = ["Traffic", "bag_units", "traffic"]
 
 
 def bag_units(trace: Trace, units: int, pairs: bool = False) -> np.ndarray:

@@ -144,8 +144,7 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
         queries = [decoder_model.Query(int(k // 2 // span), int(k // 2 % span), bool(k % 2))
                    for k in distinct]  # fmt: skip
         cycles = decoder_model.query_cycles(dec, image, queries, latency=1)[inverse]
-        full = acc.memory_requests if not cached else _row_requests(image, rows, params)
-        compute[sel] = cycles - full
+        compute[sel] = cycles - acc.memory_requests  # (a cache hit's is unused)
         where = decoder_model.locate(image, rows, np.zeros_like(rows))
         fmt, nnz = where["format"], where["nnz"]
         stored = np.where(fmt == Format.DENSE, dec.columns, nnz)
@@ -155,13 +154,6 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
         startup[sel] += np.where(coo, -(-nnz * dec.coord_bits // dec.word_width) + 2, 0)
         index_bits[sel] = np.where(bitmap, dec.columns, np.where(coo, nnz * dec.coord_bits, 0))
     return compute, beats, startup, index_bits
-
-
-def _row_requests(image: MemoryImage, rows: np.ndarray, params: EngineParams) -> np.ndarray:
-    """Memory requests of a whole-row read of each row (what a cache miss makes)."""
-    from ..dram import account
-
-    return account(image, rows, burst_bytes=params.dram.burst_bytes).memory_requests
 
 
 @numba.njit(cache=True)

@@ -37,17 +37,11 @@ def text_trace(params, folder: Path, seed: int, bags: int = 40) -> dict:
     """Write a small text-embedding trace and its table for the engine; its testbench args."""
     import numpy as np
 
-    from ..models.image import write_image
-    from ..models.trace import write_trace
+    from ..sim.tb.engine import trace_args
     from ..workloads.text import text_workload
 
     images, trace = text_workload(params, np.random.default_rng(seed), bags=bags)
-    write_trace(trace, folder / "text.npz")
-    paths = []
-    for i, image in enumerate(images):
-        paths.append(str((folder / f"table{i}.img").resolve()))
-        write_image(image, paths[-1])
-    return {"trace": str((folder / "text.npz").resolve()), "images": paths}
+    return trace_args(folder, images, trace)
 
 
 def run(args: argparse.Namespace) -> int:

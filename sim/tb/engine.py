@@ -14,6 +14,8 @@ the trace and images named in the run arguments (``trace``, ``images``) or a ran
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
@@ -21,8 +23,8 @@ from cocotb.clock import Clock
 from ...models.cases.embedding_lookup_unit import Run
 from ...models.cases.engine import trace_inputs
 from ...models.golden.engine import traffic
-from ...models.image import read_image
-from ...models.trace import read_trace
+from ...models.image import read_image, write_image
+from ...models.trace import Trace, read_trace, write_trace
 from ...params.engine import EngineParams
 from ..dram import AxiDram, AxiResponder
 from ..memory import place
@@ -101,6 +103,17 @@ async def test_stream(dut, combo):
         return dram_memory(dut, params, rng, latency, idle=idle, backpressure=backpressure)
 
     await stream_test(dut, combo, params, params.unit, memory, PORTS)
+
+
+def trace_args(folder: Path, images, trace: Trace) -> dict:
+    """Write a trace and its tables' images into ``folder``; the run arguments naming them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_trace(trace, folder / "trace.npz")
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str((folder / f"table{i}.img").resolve()))
+        write_image(image, paths[-1])
+    return {"trace": str((folder / "trace.npz").resolve()), "images": paths}
 
 
 def trace_run(params: EngineParams, args: dict) -> Run:
