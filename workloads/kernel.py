@@ -1,0 +1,275 @@
+"""Embedding kernels as bags of weighted row reads: the one form every workload family shares.
+
+A :class:`BagKernel` is an embedding-bag over float tables: bag ``b`` is the weighted sum of
+the rows its lookups name, ``out[b] = sum_j weight[j] * tables[table[j]][row[j]]`` over
+``j in offsets[b]:offsets[b + 1]`` (mean pooling is a weight of ``1 / len``). With
+``pairwise`` set, bags ``2k`` and ``2k + 1`` are scored against each other: ``dot`` gives
+``u . v``, ``l2`` gives ``(|u - v|^2, |u|^2, |v|^2)`` (the inputs of a Poincare distance).
+
+The same object feeds every consumer:
+
+* software baselines and :meth:`BagKernel.reference` (float64, the naive definition);
+* the engine: :func:`design` adapts a design point to the kernel (row id width, column count,
+  tables, bag length, pairwise stage), :func:`engine_inputs` quantises the tables into memory
+  images (one scale for all tables, so bags that mix tables stay exact) and the weights into
+  the trace's fixed point, and :func:`golden` runs the bit-exact golden model and converts its
+  integers back to reals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..models.golden import embedding_lookup_unit as unit_model
+from ..models.image import MemoryImage, encode
+from ..models.quant import check_table
+from ..models.trace import Op, Trace
+from ..params import EngineParams
+
+__all__ = ["FAMILIES", "PAIRWISE", "BagKernel", "design", "engine_inputs", "golden", "pair_scores"]
+
+#: Workload families.
+FAMILIES = ("hyperbolic", "graph", "text", "nerf")
+
+#: Pairwise scores of bag pairs.
+PAIRWISE = ("none", "dot", "l2")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BagKernel:
+    """One embedding kernel as bags of weighted row reads.
+
+    Attributes
+    ----------
+    name : str
+        Short name, e.g. ``"graphsage-mean"``.
+    family : str
+        One of :data:`FAMILIES`.
+    tables : tuple of numpy.ndarray
+        Float32 tables ``(rows, dim)``, all with the same ``dim``.
+    table : numpy.ndarray
+        Table of each lookup (integer, ``0 <= table < len(tables)``).
+    row : numpy.ndarray
+        Row of each lookup (``int64``, within its table).
+    weight : numpy.ndarray
+        Real weight of each lookup (``float64``).
+    offsets : numpy.ndarray
+        ``int64`` bag starts then the number of lookups: bag ``b`` is lookups
+        ``offsets[b]:offsets[b + 1]``; every bag has at least one lookup.
+    pairwise : str
+        ``"none"``, or ``"dot"`` / ``"l2"`` to score bags ``2k`` and ``2k + 1``.
+    description : str
+        What the kernel computes and on which data (for reports).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the first field that is malformed.
+    """
+
+    name: str
+    family: str
+    tables: tuple[np.ndarray, ...]
+    table: np.ndarray
+    row: np.ndarray
+    weight: np.ndarray
+    offsets: np.ndarray
+    pairwise: str = "none"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"`family` must be one of {', '.join(FAMILIES)}, not {self.family!r}")
+        if self.pairwise not in PAIRWISE:
+            raise ValueError(
+                f"`pairwise` must be one of {', '.join(PAIRWISE)}, not {self.pairwise!r}"
+            )
+        if not isinstance(self.tables, tuple) or not self.tables:
+            raise TypeError("`tables` must be a non-empty tuple of 2-D float arrays")
+        for t, tab in enumerate(self.tables):
+            check_table(tab, f"tables[{t}]")
+            if tab.dtype != np.float32:
+                raise TypeError(f"`tables[{t}]` must be float32, not {tab.dtype}")
+            if tab.shape[1] != self.dim:
+                raise ValueError(
+                    f"`tables[{t}]` has {tab.shape[1]} columns, `tables[0]` {self.dim}"
+                )
+        n = None
+        for field, kind in (("table", "iu"), ("row", "i"), ("weight", "f")):
+            arr = getattr(self, field)
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype.kind not in kind:
+                raise TypeError(
+                    f"`{field}` must be a 1-D {'integer' if kind != 'f' else 'float'} array"
+                )
+            if n is not None and arr.size != n:
+                raise ValueError(f"`{field}` has {arr.size} entries, `table` has {n}")
+            n = arr.size
+        off = self.offsets
+        if not isinstance(off, np.ndarray) or off.ndim != 1 or off.dtype.kind != "i":
+            raise TypeError("`offsets` must be a 1-D integer array")
+        if off.size < 2 or off[0] != 0 or off[-1] != n or (np.diff(off) < 1).any():
+            raise ValueError(
+                "`offsets` must start at 0, end at the number of lookups and increase strictly "
+                "(every bag has a lookup)"
+            )
+        if self.pairwise != "none" and self.bags % 2:
+            raise ValueError(f"a pairwise kernel needs an even number of bags, not {self.bags}")
+        if (self.table < 0).any() or (self.table >= len(self.tables)).any():
+            raise ValueError(f"`table` must be in [0, {len(self.tables)})")
+        rows = np.array([tab.shape[0] for tab in self.tables])
+        if (self.row < 0).any() or (self.row >= rows[self.table]).any():
+            i = int(np.argmax((self.row < 0) | (self.row >= rows[self.table])))
+            raise ValueError(f"lookup {i}: `row` {self.row[i]} is outside table {self.table[i]}")
+        if not np.isfinite(self.weight).all():
+            raise ValueError("`weight` must be finite")
+
+    @property
+    def dim(self) -> int:
+        """Columns of every table."""
+        return int(self.tables[0].shape[1])
+
+    @property
+    def bags(self) -> int:
+        """Number of bags."""
+        return int(self.offsets.size - 1)
+
+    @property
+    def lookups(self) -> int:
+        """Number of row reads."""
+        return int(self.row.size)
+
+    @property
+    def max_bag(self) -> int:
+        """Lookups of the longest bag."""
+        return int(np.diff(self.offsets).max())
+
+    def useful_bytes(self, bytes_per_value: int = 4) -> int:
+        """Bytes of the rows read, at ``bytes_per_value`` per element (fp32: 4)."""
+        return self.lookups * self.dim * bytes_per_value
+
+    def pooled(self) -> np.ndarray:
+        """Float64 pooled bags ``(bags, dim)`` by the definition (a loop over lookups)."""
+        out = np.zeros((self.bags, self.dim))
+        bag_of = np.repeat(np.arange(self.bags), np.diff(self.offsets))
+        for t, tab in enumerate(self.tables):
+            sel = self.table == t
+            np.add.at(out, bag_of[sel], tab[self.row[sel]] * self.weight[sel, None])
+        return out
+
+    def reference(self) -> np.ndarray:
+        """The kernel's float64 result: pooled bags, or ``(pairs, 3)`` pairwise scores.
+
+        Scores are laid out as the engine's pairwise stage: ``dot`` ``(u . v, 0, 0)``, ``l2``
+        ``(|u - v|^2, |u|^2, |v|^2)``.
+        """
+        pooled = self.pooled()
+        if self.pairwise == "none":
+            return pooled
+        return pair_scores(pooled, self.pairwise)
+
+
+def pair_scores(pooled: np.ndarray, pairwise: str) -> np.ndarray:
+    """``(pairs, 3)`` scores of bags ``2k``, ``2k + 1`` (as :meth:`BagKernel.reference`)."""
+    u, v = pooled[0::2], pooled[1::2]
+    out = np.zeros((len(u), 3), pooled.dtype)
+    if pairwise == "dot":
+        out[:, 0] = (u * v).sum(axis=1)
+    else:
+        out[:, 0] = ((u - v) ** 2).sum(axis=1)
+        out[:, 1] = (u * u).sum(axis=1)
+        out[:, 2] = (v * v).sum(axis=1)
+    return out
+
+
+def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
+    """``base`` (default: the default design) adapted to run ``kernel``.
+
+    Changes only what the kernel forces: ``unit.dim`` (the tables' columns), ``unit.lanes``
+    (the largest divisor of ``dim`` not above the base's), ``unit.row_width`` (wide enough for
+    the largest table, never narrower than the base's), ``unit.tables``, ``unit.max_bag`` (at
+    least the longest bag) and ``unit.pairwise``; a pairwise kernel gets ``out_width`` 24 at
+    most so that scores fit the stage.
+    """
+    base = base or EngineParams()
+    u = base.unit
+    rows = max(tab.shape[0] for tab in kernel.tables)
+    lanes = max(d for d in range(1, u.lanes + 1) if kernel.dim % d == 0)
+    changes = {
+        "dim": kernel.dim,
+        "lanes": lanes,
+        "row_width": max(u.row_width, (rows - 1).bit_length()),
+        "tables": max(u.tables, len(kernel.tables)),
+        "max_bag": max(u.max_bag, kernel.max_bag),
+        "pairwise": kernel.pairwise,
+    }
+    return dataclasses.replace(base, unit=dataclasses.replace(u, **changes))
+
+
+def engine_inputs(
+    kernel: BagKernel, params: EngineParams, *, encoding: str = "hybrid"
+) -> tuple[list[MemoryImage], Trace]:
+    """The kernel's tables as memory images and its lookups as a trace for ``params``.
+
+    Every table is quantised to ``unit.value_width`` bits with one shared scale (the largest
+    magnitude of all tables), so a bag mixing tables sums like-scaled integers; weights are
+    rounded to ``unit.weight_frac_bits`` fraction bits (saturated to ``weight_width``).
+    ``encoding`` ``dense``, ``bitmap`` or ``coo`` forces that format on every row.
+
+    Raises
+    ------
+    ValueError
+        If the kernel needs more than ``params`` offers (columns, tables, rows, bag length,
+        pairwise stage): use :func:`design`.
+    """
+    u = params.unit
+    if kernel.dim != u.dim or len(kernel.tables) > u.tables or kernel.pairwise != u.pairwise:
+        raise ValueError(
+            f"kernel {kernel.name!r} ({kernel.dim} columns, {len(kernel.tables)} tables, "
+            f"pairwise {kernel.pairwise}) does not fit the design ({u.dim} columns, {u.tables} "
+            f"tables, pairwise {u.pairwise}); adapt it with rtnerf.workloads.kernel.design"
+        )
+    if encoding not in ("hybrid", "dense", "bitmap", "coo"):
+        raise ValueError(f"`encoding` must be hybrid, dense, bitmap or coo, not {encoding!r}")
+    enc = u.decoder.encoding(burst_bytes=params.dram.burst_bytes)
+    if encoding != "hybrid":
+        enc = dataclasses.replace(enc, force_format=encoding)
+    hi = (1 << (u.value_width - 1)) - 1
+    peak = max(float(np.abs(tab).max()) for tab in kernel.tables)
+    scale = peak / hi if peak > 0 else 1.0
+    images = [
+        encode(np.clip(np.rint(tab / scale), -hi, hi).astype(np.int64), enc, scale)
+        for tab in kernel.tables
+    ]
+    whi = (1 << (u.weight_width - 1)) - 1
+    weight = np.clip(np.rint(kernel.weight * (1 << u.weight_frac_bits)), -whi - 1, whi)
+    last = np.zeros(kernel.lookups, np.bool_)
+    last[kernel.offsets[1:] - 1] = True
+    trace = Trace(
+        op=np.full(kernel.lookups, Op.ROW, np.uint8),
+        table=kernel.table.astype(np.uint16),
+        row=kernel.row.astype(np.int64),
+        col=np.full(kernel.lookups, -1, np.int32),
+        weight=weight.astype(np.int64),
+        last=last,
+        weight_frac_bits=u.weight_frac_bits,
+        weight_width=u.weight_width,
+        name=f"{kernel.family}/{kernel.name}",
+    )
+    return images, trace
+
+
+def golden(params: EngineParams, images: list[MemoryImage], trace: Trace) -> np.ndarray:
+    """The engine's bit-exact result, in reals: pooled bags or pairwise scores.
+
+    Pooled integers are in units of the tables' (shared) scale; scores in its square. The
+    integers themselves are :func:`rtnerf.models.golden.embedding_lookup_unit.evaluate` and
+    :func:`~rtnerf.models.golden.embedding_lookup_unit.scores`.
+    """
+    u = params.unit
+    pooled = unit_model.evaluate(u, images, trace)
+    scale = images[0].scale
+    if u.pairwise == "none":
+        return pooled * scale
+    return unit_model.scores(u, pooled) * scale * scale
