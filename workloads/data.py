@@ -413,18 +413,16 @@ def _deb_tar(deb: Path) -> Iterator[tarfile.TarFile]:
         with _deb_data_member(deb) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             yield tar
         return
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             yield tar
-    finally:
-        proc.stdout.read()
+        proc.stdout.read()  # drain, so that dpkg-deb never blocks on a full pipe
         err = proc.stderr.read().decode(errors="replace")
-        if proc.wait() != 0:
-            raise ValueError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {err.strip()}")
+    if proc.returncode != 0:
+        raise ValueError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {err.strip()}")
 
 
 @contextlib.contextmanager
