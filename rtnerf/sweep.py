@@ -261,7 +261,8 @@ def _area(params: EngineParams, target: str) -> int:
     from .sim.runner import cache_dir, verilog_path
     from .synth import synthesize
 
-    folder = cache_dir() / "area" / f"engine-{params.digest()}-{target}"
+    # "-h": hierarchical synthesis (rtnerf.synth.TARGETS); flattened results are not reused.
+    folder = cache_dir() / "area" / f"engine-{params.digest()}-{target}-h"
     record = folder / "area.json"
     if record.exists():
         return int(json.loads(record.read_text())["num_cells"])

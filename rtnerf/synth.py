@@ -9,7 +9,11 @@ Targets
 -------
 ``generic``
     ``synth; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean``: two-input gates (plus NOT and
-    MUX) and flip-flops of Yosys' internal cell library.
+    MUX) and flip-flops of Yosys' internal cell library. The hierarchy is kept (each Amaranth
+    submodule is mapped on its own) and counted with ``stat -top``: ABC on one flattened
+    netlist is what makes big designs slow. On the default engine, keeping the hierarchy gave
+    60,387 cells in 68 s against 60,427 cells flattened in about 1,100 s (-0.07%, Yosys 0.70,
+    yowasp, 2-core VM): optimisation across block boundaries is worth almost nothing here.
 ``ice40``
     ``synth_ice40``: ``SB_LUT4``, ``SB_CARRY``, ``SB_DFF*`` and ``SB_RAM40_4K``.
 """
@@ -49,7 +53,7 @@ MIN_YOSYS = (0, 40)
 
 #: Synthesis scripts per target; ``{top}`` is the module name.
 TARGETS: dict[str, str] = {
-    "generic": "synth -flatten -top {top}\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\nopt_clean\n",
+    "generic": "synth -top {top}\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\nopt_clean\n",
     "ice40": "synth_ice40 -top {top}\n",
 }
 
@@ -171,16 +175,22 @@ def find_yosys(prefer: str = "auto") -> Yosys:
 def parse_stat_json(text: str, top: str | None = None) -> dict[str, Any]:
     """Parse the output of Yosys ``stat -json``.
 
-    Returns the ``design`` totals (or the module ``top`` when given): ``num_cells``,
-    ``num_memory_bits``, ... and ``num_cells_by_type`` (cell type -> count).
+    Returns the ``design`` totals (or the module ``top`` alone when given): ``num_cells``,
+    ``num_memory_bits``, ... and ``num_cells_by_type`` (cell type -> count). With ``stat -top``
+    the design totals count every submodule's cells; the instances of submodules themselves
+    are not cells and are left out of ``num_cells_by_type``.
     """
     data = json.loads(text)
+    modules = data.get("modules", {})
     if top is not None:
-        modules = data.get("modules", {})
         for key in (f"\\{top}", top):
             if key in modules:
                 return modules[key]
-    return data["design"]
+    design = dict(data["design"])
+    names = {m.lstrip("\\") for m in modules}
+    by_type = design.get("num_cells_by_type", {})
+    design["num_cells_by_type"] = {t: n for t, n in by_type.items() if t.lstrip("\\") not in names}
+    return design
 
 
 _TEXT_KEYS = {
@@ -332,7 +342,7 @@ def synthesize(
         + TARGETS[target].format(top=top)
         # Flattening leaves zero-area $scopeinfo cells behind (hierarchy names); not logic.
         + "delete t:$scopeinfo\n"
-        + "tee -o stat.txt stat\ntee -q -o stat.json stat -json\n"
+        + f"tee -o stat.txt stat -top {top}\ntee -q -o stat.json stat -json -top {top}\n"
     )
     (work / "synth.ys").write_text(script)
     for name in ("stat.txt", "stat.json"):
@@ -357,7 +367,7 @@ def synthesize(
             f" {tail}"
         )
     raw = (work / "stat.json").read_text()
-    stat = parse_stat_json(raw, top)
+    stat = parse_stat_json(raw)
     creator = json.loads(raw).get("creator", f"Yosys {yosys.version}")
     return SynthResult(
         target=target,
