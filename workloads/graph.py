@@ -42,10 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from ..params import check_int
+from . import data
 from .kernel import BagKernel
 
 __all__ = [
-    "COLLECTION",
     "GRAPH500",
     "Graph",
     "GraphKernel",
@@ -66,29 +66,6 @@ __all__ = [
     "sage_samples",
     "split_bags",
 ]
-
-#: The graphs of graph-tool's collection (Debian ``python3-graph-tool``), by stored arcs.
-COLLECTION = (
-    "pgp-strong-2009",
-    "cond-mat-2005",
-    "email-Enron",
-    "cond-mat-2003",
-    "as-22july06",
-    "astro-ph",
-    "cond-mat",
-    "hep-th",
-    "power",
-    "netscience",
-    "polblogs",
-    "celegansneural",
-    "serengeti-foodweb",
-    "football",
-    "adjnoun",
-    "polbooks",
-    "lesmis",
-    "dolphins",
-    "karate",
-)
 
 #: Graph500 R-MAT quadrant probabilities ``(a, b, c, d)`` and edge factor.
 GRAPH500 = {"a": 0.57, "b": 0.19, "c": 0.19, "d": 0.05, "edge_factor": 16}
@@ -284,7 +261,7 @@ def load_graph(
     Parameters
     ----------
     name : str
-        One of :data:`COLLECTION`.
+        One of ``rtnerf.workloads.data.GRAPH_NAMES``.
     folder : str or pathlib.Path, optional
         Where ``<name>.gt.gz`` lies (default: the ``graphs`` dataset,
         ``rtnerf.workloads.data.path("graphs")``, which says how to fetch it when missing).
@@ -294,11 +271,9 @@ def load_graph(
     simple : bool
         Drop self-loops and duplicate arcs (:meth:`Graph.simple`).
     """
-    if name not in COLLECTION:
-        raise ValueError(f"`name` must be one of {', '.join(COLLECTION)}, not {name!r}")
+    if name not in data.GRAPH_NAMES:
+        raise ValueError(f"`name` must be one of {', '.join(data.GRAPH_NAMES)}, not {name!r}")
     if folder is None:
-        from . import data  # the dataset cache; imported here so the loaders work without it
-
         folder = data.path("graphs")
     graph = read_gt(Path(folder) / f"{name}.gt.gz", name=name)
     if symmetrise:
@@ -662,7 +637,8 @@ def fastrp_kernel(
     host_mean : bool
         Weight 1 on the engine (a sum) and ``1 / deg`` on the host, instead of ``1 / deg`` in
         the bag weights: with 8 fraction bits the weight ``1 / deg`` rounds to 0 above degree
-        512 (and is coarse well below).
+        512 (and is coarse well below). Sums need output headroom: ``unit.out_width`` at least
+        ``value_width + log2(max_bag)`` (23 for 16-bit values and bags of 64), or they saturate.
     """
     table = _check_table(graph, table, "table")
     deg = graph.degree

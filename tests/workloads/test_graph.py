@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import re
 import struct
@@ -80,6 +81,14 @@ def test_load_graph_from_folder(tmp_path):
     assert raw.arcs == 4
     with pytest.raises(ValueError, match=r"^`name` must be one of .*, not 'nope'$"):
         G.load_graph("nope", folder=tmp_path)
+
+
+def test_load_graph_default_folder_is_the_graphs_dataset(tmp_path, monkeypatch):
+    write_gt(tmp_path / "dolphins.gt.gz", 2, {0: [1]}, directed=False)
+    asked = []
+    monkeypatch.setattr(G.data, "path", lambda name: asked.append(name) or tmp_path)
+    assert G.load_graph("dolphins").arcs == 2
+    assert asked == ["graphs"]
 
 
 def test_karate_club():
@@ -259,3 +268,14 @@ def test_kernels_through_the_golden_model():
     params = design(k.kernel)
     images, trace = engine_inputs(k.kernel, params)
     np.testing.assert_allclose(k.combine(golden(params, images, trace)), k.output(), atol=1e-3)
+
+
+def test_fastrp_host_mean_is_exact_with_output_headroom():
+    g = G.karate_club()
+    proj = G.fastrp_projection(g.n, 8, rng())
+    k = G.fastrp_kernel(g, proj, max_bag=16, host_mean=True)
+    params = design(k.kernel)
+    params = dataclasses.replace(params, unit=dataclasses.replace(params.unit, out_width=21))
+    images, trace = engine_inputs(k.kernel, params)
+    # +-sqrt(3) quantises to +-peak exactly and weight-1 sums are exact integers.
+    np.testing.assert_allclose(k.combine(golden(params, images, trace)), k.output(), atol=1e-12)
