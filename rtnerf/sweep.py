@@ -257,6 +257,8 @@ def point_key(point: dict[str, Any]) -> str:
 
 def _area(params: EngineParams, target: str) -> int:
     """Cells of the engine at ``params`` (synthesised once per params digest and target)."""
+    from filelock import FileLock
+
     from .registry import get_block
     from .sim.runner import cache_dir, verilog_path
     from .synth import synthesize
@@ -264,11 +266,14 @@ def _area(params: EngineParams, target: str) -> int:
     # "-h": hierarchical synthesis (rtnerf.synth.TARGETS); flattened results are not reused.
     folder = cache_dir() / "area" / f"engine-{params.digest()}-{target}-h"
     record = folder / "area.json"
-    if record.exists():
-        return int(json.loads(record.read_text())["num_cells"])
-    result = synthesize(verilog_path(get_block("engine"), params), "engine", target, folder)
-    cells = int(result.stat.get("num_cells"))
-    record.write_text(json.dumps({"num_cells": cells, "params": params.to_dict()}) + "\n")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Points differing only in the workload share a design: one synthesis, the others wait.
+    with FileLock(f"{folder}.lock"):
+        if record.exists():
+            return int(json.loads(record.read_text())["num_cells"])
+        result = synthesize(verilog_path(get_block("engine"), params), "engine", target, folder)
+        cells = int(result.stat.get("num_cells"))
+        record.write_text(json.dumps({"num_cells": cells, "params": params.to_dict()}) + "\n")
     return cells
 
 
