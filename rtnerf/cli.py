@@ -18,7 +18,7 @@ from .errors import RtnerfError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommand modules in :mod:`rtnerf.commands`, in the order ``--help`` lists them.
-COMMANDS = ("blocks", "generate", "sim", "demo", "encode", "area", "sweep", "data")
+COMMANDS = ("blocks", "generate", "sim", "demo", "encode", "area", "sweep", "data", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

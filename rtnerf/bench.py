@@ -1,0 +1,616 @@
+"""Workload benchmarks: a family's kernels run three ways, side by side (``rtnerf bench``).
+
+For each kernel of a family (:data:`FAMILIES`; :func:`family_kernels` builds them on the real
+datasets, :data:`DATASETS` names which):
+
+* the software baselines (:func:`rtnerf.workloads.baselines.time_kernel`: numpy, numba and,
+  when installed, torch) are timed side by side and checked against the float64 reference;
+* the accelerator at the kernel's design point (:func:`rtnerf.workloads.accelerator.evaluate`:
+  the performance model at full scale, the golden model's fixed-point error, the cache sweep);
+* an RTL co-simulation of the kernel's first bags (:func:`cosim_sample`), checked bit-exactly
+  against the golden model by the engine's testbench (skipped when no simulator is installed).
+
+:func:`run_bench` writes ``RUN_DIR/summary.json`` (versioned: one entry per kernel and
+implementation, ``numpy``, ``numba``, ``torch``, ``accelerator``, with throughput and bytes),
+``results.csv`` (the same entries, units in the headers), ``summary.txt`` and the plots
+``throughput.png``, ``dram_bytes.png`` and ``cache.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from . import __version__
+from .errors import ConfigError
+
+__all__ = [
+    "BUILDERS",
+    "COLUMNS",
+    "DATASETS",
+    "FAMILIES",
+    "SUMMARY_VERSION",
+    "cosim_sample",
+    "family_kernels",
+    "quick_lines",
+    "run_bench",
+    "summary_lines",
+    "write_reports",
+]
+
+#: Families ``rtnerf bench`` runs.
+FAMILIES = ("hyperbolic", "graph", "text")
+
+#: Datasets each family reads (``rtnerf data fetch NAME``).
+DATASETS = {"hyperbolic": ("wordnet",), "graph": ("graphs",), "text": ("glove", "wordfreq")}
+
+#: Version of ``summary.json``'s layout.
+SUMMARY_VERSION = 1
+
+#: ``results.csv`` columns and their units (headers are ``name [unit]``).
+COLUMNS = {
+    "kernel": "",
+    "implementation": "",
+    "lookups": "lookups",
+    "bags": "bags",
+    "dim": "columns",
+    "seconds": "s",
+    "lookups_per_s": "lookups/s",
+    "bags_per_s": "bags/s",
+    "useful_bytes": "B",
+    "effective_gb_per_s": "GB/s",
+    "dram_bytes_per_lookup": "B/lookup",
+    "dram_directory_bytes_per_lookup": "B/lookup",
+    "dram_bitmap_bytes_per_lookup": "B/lookup",
+    "dram_coordinates_bytes_per_lookup": "B/lookup",
+    "dram_values_bytes_per_lookup": "B/lookup",
+    "burst_efficiency": "1",
+    "bandwidth_utilisation": "1",
+    "cache_hit_rate": "1",
+    "bottleneck": "",
+    "error": "1",
+    "agrees": "",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The families' kernels on the real data
+
+#: Sizes of the real-data kernels: full, and ``--quick``.
+SIZES = {
+    "hyperbolic": {"train_edges": (20_000, 200), "scan_queries": (16, 1), "epochs": (3, 1)},
+    "graph": {"sage_targets": (4_000, 40), "pbg_edges": (5_000, 100), "dim": (64, 64)},
+    "text": {"tokens": (1_000_000, 20_000)},
+}
+
+
+def _size(family: str, key: str, quick: bool) -> int:
+    return SIZES[family][key][1 if quick else 0]
+
+
+def _hyperbolic(quick: bool, seed: int) -> list:
+    from .workloads import hyperbolic as hb
+
+    nouns = hb.noun_closure()
+    mammals = hb.subtree(nouns, hb.MAMMAL)
+    epochs = _size("hyperbolic", "epochs", quick)
+    # The tables: a few epochs of Poincaré training (values in the ball as training leaves
+    # them); the reconstruction quality is the hyperbolic workload's own report.
+    x_nouns, _ = hb.train_poincare(nouns, dim=10, epochs=epochs, burnin=1, seed=seed)
+    x_mammals, _ = hb.train_poincare(mammals, dim=10, epochs=10 * epochs, burnin=1, seed=seed)
+    u, v = hb.training_pairs(nouns, _size("hyperbolic", "train_edges", quick), 50, seed)
+    queries = np.random.default_rng(seed).choice(
+        nouns.nodes, _size("hyperbolic", "scan_queries", quick), replace=False
+    )
+    su, sv = hb.scan_pairs(nouns.nodes, queries)
+    mq = np.arange(mammals.nodes) if not quick else np.arange(4)
+    mu, mv = hb.scan_pairs(mammals.nodes, mq)
+    return [
+        hb.distance_kernel(x_nouns, u, v, name="poincare-train-nouns"),
+        hb.distance_kernel(x_nouns, su, sv, name="poincare-scan-nouns"),
+        hb.distance_kernel(x_mammals, mu, mv, name="poincare-scan-mammals"),
+    ]
+
+
+def _graph(quick: bool, seed: int) -> list:
+    from .workloads import graph as gr
+
+    rng = np.random.default_rng(seed)
+    dim = _size("graph", "dim", quick)
+    pgp = gr.load_graph("pgp-strong-2009")
+    features = gr.fastrp_embedding(pgp, dim, rng)
+    targets = rng.choice(pgp.n, _size("graph", "sage_targets", quick), replace=False)
+    hop1, hop2 = gr.sage_samples(pgp, targets, rng)
+    graph = gr.load_graph("as-22july06" if quick else "cond-mat-2005")
+    step = gr.fastrp_kernel(graph, gr.fastrp_projection(graph.n, dim, rng), host_mean=True)
+    lhs, rhs, negs = gr.pbg_edges(pgp, rng, edges=_size("graph", "pbg_edges", quick))
+    if quick:
+        step = gr.GraphKernel(_head(step.kernel, 4096), step.owner, step.outputs)
+    return [
+        gr.sage_kernel(pgp, features, hop1, hop2).kernel,
+        step.kernel,
+        gr.pbg_kernel(pgp, features, lhs, rhs, negs).kernel,
+    ]
+
+
+def _head(kernel, lookups: int):
+    """The bags of ``kernel`` within its first ``lookups`` lookups (at least one bag)."""
+    from .workloads.accelerator import sample
+
+    bags = max(1, int(np.searchsorted(kernel.offsets, lookups, side="right")) - 1)
+    return sample(kernel, bags)
+
+
+def _text(quick: bool, seed: int) -> list:
+    from .workloads import text as tx
+
+    return list(tx.bench_kernels(tokens=_size("text", "tokens", quick), seed=seed))
+
+
+#: Family -> function ``(quick, seed) -> list of BagKernel`` on the real datasets.
+BUILDERS: dict[str, Callable[[bool, int], list]] = {
+    "hyperbolic": _hyperbolic,
+    "graph": _graph,
+    "text": _text,
+}
+
+
+def family_kernels(family: str, *, quick: bool = False, seed: int = 1) -> list:
+    """The family's kernels on the real datasets (``quick``: small sizes).
+
+    Raises
+    ------
+    ConfigError
+        If ``family`` is not one of :data:`FAMILIES`.
+    rtnerf.workloads.data.DataNotFoundError
+        If a dataset is not cached (the message says which ``rtnerf data fetch`` to run).
+    """
+    if family not in FAMILIES:
+        raise ConfigError(f"`family` must be one of {', '.join(FAMILIES)}, not {family!r}")
+    return BUILDERS[family](quick, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# RTL co-simulation of a sample
+
+
+def cosim_sample(
+    kernel, params, bags: int, folder: Path, *, simulator: str, seed: int = 1
+) -> dict[str, Any]:
+    """Co-simulate the first ``bags`` bags of ``kernel`` on the engine at ``params``.
+
+    The sample (:func:`rtnerf.workloads.accelerator.sample`) runs through the engine's
+    ``test_trace`` at full rate; the testbench checks every pooled bag (or pair score)
+    bit-exactly against the golden model and every DRAM burst against the golden accounting.
+
+    Returns
+    -------
+    dict
+        ``simulator``, ``bags``, ``lookups``, ``passed``, ``mismatches`` (results plus DRAM
+        bursts), ``cycles``, ``dram_bytes``, ``wall_s``; or ``skipped`` (why) when
+        ``simulator`` cannot run here.
+    """
+    from .registry import get_block
+    from .sim.runner import build, cosim
+    from .sim.tb.engine import trace_args
+    from .sim.toolchain import unavailable_reason
+    from .workloads.accelerator import sample
+    from .workloads.kernel import engine_inputs
+
+    reason = unavailable_reason(simulator)
+    if reason:
+        return {"simulator": simulator, "skipped": reason}
+    start = time.perf_counter()
+    part = sample(kernel, bags)
+    images, trace = engine_inputs(part, params)
+    built = build(get_block("engine"), params, simulator)
+    summary = cosim(
+        built,
+        run_dir=folder / simulator,
+        seed=seed,
+        count=1,
+        testcase="test_trace$",
+        tb_args=trace_args(folder, images, trace),
+    )
+    recs = summary.get("records") or [{}]
+    rec = recs[0]
+    mismatches = int(rec.get("mismatches", 0)) + int(rec.get("dram_burst_mismatches", 0))
+    return {
+        "simulator": simulator,
+        "bags": part.bags,
+        "lookups": part.lookups,
+        "passed": bool(summary["passed"]) and bool(summary.get("records")) and not mismatches,
+        "mismatches": mismatches,
+        "cycles": rec.get("cycles"),
+        "dram_bytes": rec.get("dram_bytes"),
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def _machine() -> str:
+    return f"{platform.node()} {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs"
+
+
+def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
+    out = []
+    label = f"{kernel.family}/{kernel.name}"
+    for t in timings:
+        out.append(
+            {
+                "kernel": label,
+                "implementation": t.implementation,
+                "lookups": t.lookups,
+                "bags": t.bags,
+                "dim": kernel.dim,
+                "seconds": t.median_s,
+                "lookups_per_s": t.lookups_per_s,
+                "bags_per_s": t.bags_per_s,
+                "useful_bytes": t.useful_bytes,
+                "effective_gb_per_s": t.effective_gb_per_s,
+                "error": t.error,
+                "agrees": t.agrees,
+                "threads": t.threads,
+                "repeats": list(t.seconds),
+            }
+        )
+    if accel is not None:
+        seconds = accel["cycles"] / accel["clock_hz"]
+        causes = accel["dram_bytes_per_lookup_by_cause"]
+        out.append(
+            {
+                "kernel": label,
+                "implementation": "accelerator",
+                "lookups": accel["lookups"],
+                "bags": accel["bags"],
+                "dim": kernel.dim,
+                "seconds": seconds,
+                "lookups_per_s": accel["lookups_per_s"],
+                "bags_per_s": accel["bags_per_s"],
+                "useful_bytes": accel["useful_bytes"],
+                "effective_gb_per_s": accel["useful_bytes"] / seconds / 1e9,
+                "dram_bytes": accel["dram_bytes"],
+                "dram_bytes_per_lookup": accel["dram_bytes_per_lookup"],
+                **{f"dram_{c}_bytes_per_lookup": v for c, v in causes.items()},
+                "burst_efficiency": accel["burst_efficiency"],
+                "bandwidth_utilisation": accel["bandwidth_utilisation"],
+                "cache_hit_rate": accel["cache_hit_rate"],
+                "bottleneck": accel["bottleneck"],
+                "error": accel["fixed_point_error"],
+                "cycles": accel["cycles"],
+                "clock_hz": accel["clock_hz"],
+                "design": accel["design"],
+            }
+        )
+    return out
+
+
+def run_bench(
+    family: str,
+    run_dir: Path,
+    *,
+    quick: bool = False,
+    repeats: int = 5,
+    cosim_bags: int = 8,
+    simulator: str = "icarus",
+    seed: int = 1,
+    clock_hz: float | None = None,
+    cache_settings=None,
+    kernels: list | None = None,
+    progress: bool = True,
+    reports: bool = True,
+) -> dict[str, Any]:
+    """Run a family's kernels three ways and write the reports into ``run_dir``.
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+    run_dir : pathlib.Path
+        Output folder (created).
+    quick : bool
+        Small sizes (:data:`SIZES`), fewer repeats and cache settings.
+    repeats : int
+        Timed runs of each software baseline.
+    cosim_bags : int
+        Bags of each kernel to co-simulate (0: none).
+    simulator : str
+        Simulator of the co-simulation.
+    seed : int
+        Seed of the kernels' random draws.
+    clock_hz : float, optional
+        Accelerator clock (default :data:`rtnerf.workloads.accelerator.CLOCK_HZ`).
+    cache_settings : sequence of (int, int), optional
+        The cache sweep (default :data:`~rtnerf.workloads.accelerator.CACHE_SETTINGS`, three of
+        them with ``quick``).
+    kernels : list of BagKernel, optional
+        Run these instead of :func:`family_kernels`'s.
+    progress : bool
+        Show progress bars (stderr).
+    reports : bool
+        Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots.
+
+    Returns
+    -------
+    dict
+        The summary (as ``summary.json``).
+    """
+    from .workloads import accelerator, baselines
+
+    start = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if kernels is None:
+        kernels = family_kernels(family, quick=quick, seed=seed)
+    clock = clock_hz or accelerator.CLOCK_HZ
+    if cache_settings is None:
+        full = accelerator.CACHE_SETTINGS
+        cache_settings = (full[0], full[2], full[-1]) if quick else full
+    impls = baselines.available()
+    steps = 2 + len(cache_settings) + (1 if cosim_bags else 0)
+    summary: dict[str, Any] = {
+        "version": SUMMARY_VERSION,
+        "kind": "bench",
+        "rtnerf": __version__,
+        "family": family,
+        "quick": quick,
+        "machine": _machine(),
+        "clock_hz": clock,
+        "tolerance": baselines.TOLERANCE,
+        "implementations": [*impls, "accelerator"],
+        "kernels": [],
+        "entries": [],
+    }
+    bar = tqdm(
+        total=len(kernels) * (len(impls) + steps),
+        desc=f"bench {family}",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
+    for kernel in kernels:
+        bar.set_postfix_str(kernel.name)
+        ref = kernel.reference()
+        timings = baselines.time_kernel(kernel, impls, repeats=max(1, repeats), reference=ref)
+        bar.update(len(impls))
+        accel = accelerator.evaluate(
+            kernel,
+            clock_hz=clock,
+            reference=ref,
+            cache_settings=cache_settings,
+            progress=bar.update,
+        )
+        entry = {
+            "name": kernel.name,
+            "family": kernel.family,
+            "description": kernel.description,
+            "lookups": kernel.lookups,
+            "bags": kernel.bags,
+            "dim": kernel.dim,
+            "tables": [list(t.shape) for t in kernel.tables],
+            "pairwise": kernel.pairwise,
+            "useful_bytes_fp32": kernel.useful_bytes(4),
+            "design": accel["design"],
+            "cache_sweep": accel["cache_sweep"],
+        }
+        if cosim_bags:
+            from .workloads.kernel import design
+
+            with tempfile.TemporaryDirectory() as tmp:
+                entry["cosim"] = cosim_sample(
+                    kernel,
+                    design(kernel),
+                    cosim_bags,
+                    Path(tmp),
+                    simulator=simulator,
+                    seed=seed,
+                )
+            bar.update()
+        summary["kernels"].append(entry)
+        summary["entries"] += _entries(kernel, timings, accel)
+    bar.close()
+    summary["wall_s"] = time.perf_counter() - start
+    if reports:
+        write_reports(summary, run_dir)
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+
+def write_reports(summary: dict[str, Any], run_dir: Path) -> None:
+    """Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots of a run."""
+    summary["plots"] = ["throughput.png", "dram_bytes.png", "cache.png"]
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with (run_dir / "results.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([f"{c} [{u}]" if u else c for c, u in COLUMNS.items()])
+        for e in summary["entries"]:
+            writer.writerow([_cell(e.get(c, "")) for c in COLUMNS])
+    (run_dir / "summary.txt").write_text("\n".join(summary_lines(summary)) + "\n")
+    if summary["entries"]:
+        _plots(summary, run_dir)
+
+
+def _cell(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The text summary of a run: one block per kernel."""
+    lines = [
+        (
+            f"rtnerf bench {summary['family']}{' --quick' if summary['quick'] else ''}: "
+            f"{len(summary['kernels'])} kernels on {summary['machine']}; accelerator at "
+            f"{summary['clock_hz'] / 1e6:g} MHz (performance model); baselines float32, checked "
+            f"against the float64 reference to {summary['tolerance']:g} of its largest magnitude"
+        ),
+        "",
+    ]
+    for k in summary["kernels"]:
+        label = f"{k['family']}/{k['name']}"
+        lines.append(
+            f"{label}: {k['lookups']:,} lookups in {k['bags']:,} bags, {k['dim']} columns, "
+            f"tables {' + '.join('x'.join(map(str, t)) for t in k['tables'])}"
+            + (f", pairwise {k['pairwise']}" if k["pairwise"] != "none" else "")
+        )
+        if k["description"]:
+            lines.append(f"  {k['description']}")
+        lines.append(f"  design: default + {json.dumps(k['design'])}")
+        lines.append(
+            f"  {'implementation':<13}{'lookups/s':>12}{'GB/s':>10}{'DRAM B/lookup':>15}"
+            f"{'error':>10}  check"
+        )
+        for e in (e for e in summary["entries"] if e["kernel"] == label):
+            dram = e.get("dram_bytes_per_lookup")
+            acc = e["implementation"] == "accelerator"
+            check = "fixed point" if acc else ("ok" if e["agrees"] else "DISAGREES")
+            lines.append(
+                f"  {e['implementation']:<13}{e['lookups_per_s']:>12.3e}"
+                f"{e['effective_gb_per_s']:>10.3g}{'' if dram is None else f'{dram:.1f}':>15}"
+                f"{e['error']:>10.2g}  {check}"
+            )
+            if acc:
+                causes = ", ".join(
+                    f"{c.removeprefix('dram_').removesuffix('_bytes_per_lookup')} {e[c]:.1f}"
+                    for c in COLUMNS
+                    if c.endswith("_bytes_per_lookup") and c != "dram_bytes_per_lookup"
+                )
+                lines.append(
+                    f"    DRAM B/lookup by cause: {causes}; burst efficiency "
+                    f"{e['burst_efficiency']:.2f}, bandwidth utilisation "
+                    f"{e['bandwidth_utilisation']:.2f}, bottleneck {e['bottleneck']}"
+                )
+        sweep = ", ".join(
+            f"{c['cache_sets']}x{c['cache_ways']}: {c['hit_rate']:.2f} / "
+            f"{c['dram_bytes_per_lookup']:.0f} B"
+            for c in k["cache_sweep"]
+        )
+        lines.append(f"  cache sets x ways per unit: hit rate / DRAM B per lookup: {sweep}")
+        c = k.get("cosim")
+        if c is not None:
+            if "skipped" in c:
+                lines.append(f"  RTL cosim: skipped, {c['skipped']}")
+            else:
+                lines.append(
+                    f"  RTL cosim ({c['simulator']}, first {c['bags']} bags, {c['lookups']} "
+                    f"lookups): {'bit-exact' if c['passed'] else 'FAILED'}, {c['mismatches']} "
+                    f"mismatches, {c['cycles']} cycles, {c['wall_s']:.0f} s"
+                )
+        lines.append("")
+    lines.append(f"wall time {summary.get('wall_s', 0):.0f} s")
+    return lines
+
+
+def _plots(summary: dict[str, Any], run_dir: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from .models.dram import Cause
+    from .sweep_report import _save
+
+    kernels = [f"{k['family']}/{k['name']}" for k in summary["kernels"]]
+    names = [k.split("/", 1)[1] for k in kernels]
+    impls = summary["implementations"]
+    by = {(e["kernel"], e["implementation"]): e for e in summary["entries"]}
+    x = np.arange(len(kernels))
+
+    # Throughput per kernel: baselines vs accelerator.
+    fig = Figure(figsize=(max(6.0, 1.6 * len(kernels) + 2), 4.5))
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(impls))
+    for i, impl in enumerate(impls):
+        ys = [by[(k, impl)]["lookups_per_s"] if (k, impl) in by else 0 for k in kernels]
+        ax.bar(x + (i - (len(impls) - 1) / 2) * width, ys, width, label=impl)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set(ylabel="lookups/s", yscale="log")
+    _save(fig, ax, f"{summary['family']}: throughput per kernel", run_dir / "throughput.png")
+
+    # DRAM bytes per lookup by cause (accelerator), with the row's useful bytes.
+    fig = Figure(figsize=(max(6.0, 1.2 * len(kernels) + 2), 4.5))
+    ax = fig.subplots()
+    bottom = np.zeros(len(kernels))
+    for cause in Cause:
+        key = f"dram_{cause.name.lower()}_bytes_per_lookup"
+        ys = np.array([by.get((k, "accelerator"), {}).get(key, 0.0) for k in kernels])
+        ax.bar(x, ys, 0.6, bottom=bottom, label=cause.name.lower())
+        bottom += ys
+    useful = [
+        e["useful_bytes"] / max(1, e["lookups"])
+        for k in kernels
+        if (e := by.get((k, "accelerator")))
+    ]
+    if len(useful) == len(kernels):
+        ax.plot(x, useful, "k_", ms=30, mew=2, label="useful bytes (row at value width)")
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set(ylabel="DRAM bytes per lookup [B]")
+    _save(fig, ax, f"{summary['family']}: DRAM bytes per lookup", run_dir / "dram_bytes.png")
+
+    # Cache hit rate and DRAM bytes per lookup against cache rows per unit.
+    fig = Figure(figsize=(10, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    for k, name in zip(summary["kernels"], names, strict=True):
+        sweep = sorted(k["cache_sweep"], key=lambda c: (c["rows"], c["cache_ways"]))
+        rows = [max(c["rows"], 0.5) for c in sweep]
+        ax1.plot(rows, [c["hit_rate"] for c in sweep], "o-", label=name)
+        ax2.plot(rows, [c["dram_bytes_per_lookup"] for c in sweep], "o-", label=name)
+    ax1.set(xscale="log", xlabel="cache rows per unit (sets x ways; 0.5 = none)",
+            ylabel="hit rate", ylim=(0, 1))  # fmt: skip
+    ax2.set(xscale="log", xlabel="cache rows per unit (sets x ways; 0.5 = none)",
+            ylabel="DRAM bytes per lookup [B]")  # fmt: skip
+    ax1.set_title("cache hit rate", fontsize=10)
+    ax1.legend(fontsize=8)
+    _save(fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", run_dir / "cache.png")
+
+
+def quick_lines(run_root: Path, *, seed: int = 1) -> list[str]:
+    """The demo's one-screen summary: each family's kernels at ``--quick`` sizes, no cosim.
+
+    One line per kernel (best baseline lookups/s, accelerator lookups/s, DRAM bytes per
+    lookup); a family whose datasets are not cached gets one line naming the
+    ``rtnerf data fetch`` to run.
+    """
+    from .workloads import data
+
+    lines = [
+        f"{'kernel':<34}{'best baseline':>22}{'accelerator':>14}{'DRAM B/lookup':>15}",
+    ]
+    for family in FAMILIES:
+        missing = [d for d in DATASETS[family] if not data.is_cached(d)]
+        if missing:
+            lines.append(f"{family}: not run, run `rtnerf data fetch {' '.join(missing)}`")
+            continue
+        s = run_bench(
+            family,
+            run_root / family,
+            quick=True,
+            repeats=3,
+            cosim_bags=0,
+            seed=seed,
+            cache_settings=(),
+            progress=False,
+        )
+        for k in s["kernels"]:
+            label = f"{k['family']}/{k['name']}"
+            mine = [e for e in s["entries"] if e["kernel"] == label]
+            soft = [e for e in mine if e["implementation"] != "accelerator"]
+            best = max(soft, key=lambda e: e["lookups_per_s"])
+            acc = next(e for e in mine if e["implementation"] == "accelerator")
+            lines.append(
+                f"{label:<34}{best['lookups_per_s']:>12.3g} ({best['implementation']:<5})"
+                f"{acc['lookups_per_s']:>16.3g}{acc['dram_bytes_per_lookup']:>15.1f}"
+            )
+    lines.append("(lookups/s; accelerator: performance model of the default design at 1 GHz)")
+    return lines
