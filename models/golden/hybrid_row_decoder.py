@@ -155,15 +155,28 @@ def query_cycles(
         counts = dense.reshape(len(bitmap_rows), params.chunks, params.leaves).sum(axis=2)
         chunk_counts = {int(i): tuple(int(c) for c in counts[k]) for k, i in enumerate(bitmap_rows)}
     out = np.empty(len(queries), np.int64)
+    known: dict[tuple, int] = {}  # the formula once per distinct argument set
     for i in range(len(queries)):
-        out[i] = params.query_cycles(
+        key = (
             int(where["format"][i]),
             int(where["nnz"][i]),
-            latency=latency,
-            col=int(cols[i]),
-            index=int(where["index"][i]),
-            hit=bool(where["hit"][i]),
-            expand=bool(expand[i]),
-            chunk_counts=chunk_counts.get(i, ()),
+            int(cols[i]),
+            int(where["index"][i]),
+            bool(where["hit"][i]),
+            bool(expand[i]),
+            chunk_counts.get(i, ()),
         )
+        if key not in known:
+            fmt, nnz, col, index, hit, exp, chunks = key
+            known[key] = params.query_cycles(
+                fmt,
+                nnz,
+                latency=latency,
+                col=col,
+                index=index,
+                hit=hit,
+                expand=exp,
+                chunk_counts=chunks,
+            )
+        out[i] = known[key]
     return out
