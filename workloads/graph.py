@@ -30,6 +30,12 @@ Bag length
     bag's weights, and the host sums the partial bags of an output
     (:meth:`GraphKernel.combine`); nothing is dropped or capped. Only FastRP has long bags (hub
     neighbourhoods); sampled GraphSAGE bags are 25 and 10 long.
+
+Fixed point
+    Mean weights ``1 / |bag|`` go to the engine with ``weight_frac_bits`` (8 by default)
+    fraction bits: ``1 / 25`` becomes ``10 / 256`` (-2.3 %), and ``1 / deg`` rounds to 0 above
+    degree 512, so FastRP on hub-heavy graphs should sum on the engine and divide on the host
+    (``fastrp_kernel(..., host_mean=True)``, with output headroom).
 """
 
 from __future__ import annotations
@@ -330,10 +336,10 @@ def networkx_graph(name: str) -> Graph:
 def rmat(
     scale: int,
     *,
-    edge_factor: int = 16,
-    a: float = 0.57,
-    b: float = 0.19,
-    c: float = 0.19,
+    edge_factor: int = GRAPH500["edge_factor"],
+    a: float = GRAPH500["a"],
+    b: float = GRAPH500["b"],
+    c: float = GRAPH500["c"],
     seed: int = 0,
 ) -> Graph:
     """A Graph500 R-MAT graph: ``2^scale`` vertices, ``edge_factor * 2^scale`` directed arcs.
@@ -497,6 +503,8 @@ def sage_samples(
 
     def sample(nodes: np.ndarray, k: int) -> np.ndarray:
         deg = graph.degree[nodes]
+        if graph.arcs == 0:
+            return np.repeat(nodes[:, None], k, axis=1)
         pick = (rng.random((nodes.size, k)) * deg[:, None]).astype(np.int64)
         got = graph.indices[np.minimum(graph.indptr[nodes, None] + pick, graph.arcs - 1)]
         return np.where(deg[:, None] > 0, got, nodes[:, None])

@@ -223,6 +223,8 @@ def test_sage_samples_isolated_vertex_samples_itself():
     hop1, hop2 = G.sage_samples(g, [2, 0], rng(), fanouts=(3, 2))
     assert hop1.tolist() == [[2, 2, 2], [1, 1, 1]]
     assert hop2[1].tolist() == [[0, 0]] * 3
+    empty = G.Graph.from_arcs(2, [], [], directed=False)
+    assert G.sage_samples(empty, [1], rng(), fanouts=(2, 2))[1].tolist() == [[[1, 1], [1, 1]]]
     with pytest.raises(ValueError, match=re.escape("`targets` must be 1-D vertex ids in [0, 3)")):
         G.sage_samples(g, [3], rng())
 
