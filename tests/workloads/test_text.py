@@ -177,6 +177,18 @@ def test_qr_tables_exact_for_additive_tables():
     np.testing.assert_allclose(e_q[ids // 4] + e_r[ids % 4], table, atol=1e-5)
 
 
+def test_qr_tables_weighted():
+    rng = np.random.default_rng(SEED)
+    table = rng.standard_normal((20, 3)).astype(np.float32)
+    prob = np.zeros(20)
+    prob[[5, 10]] = 0.5  # quotients 1 and 2, remainders 1 and 2: each alone in its groups
+    ids = np.arange(20)
+    e_q, e_r = text.qr_tables(table, ids, 4, prob)
+    fit = e_q[ids // 4] + e_r[ids % 4]
+    np.testing.assert_allclose(fit[[5, 10]], table[[5, 10]], atol=1e-6)
+    assert np.abs(fit - table).max() > 0.1  # the other rows are only approximated
+
+
 @pytest.mark.parametrize("permute", [False, True])
 def test_qr_kernel(permute):
     c = corpus(rows=13)
