@@ -225,7 +225,7 @@ def test_failed_check_leaves_nothing(cache, tmp_path, monkeypatch):
         {"pyvista/examples/frog_tissues.vti": b"not a vti"},
     )
     fake_downloads(monkeypatch, {"pyvista": bad})
-    with pytest.raises(data.FetchError, match=r"not VTK XML ImageData.*--archive PATH_TO_THAT_FILE"):
+    with pytest.raises(data.FetchError, match=r"not VTK XML ImageData.*--archive PATH_TO"):
         data.fetch("frog")
     assert not (cache / "frog").exists()
     assert not [p for p in cache.iterdir() if not p.name.endswith(".lock")]
@@ -241,7 +241,7 @@ def test_download_failure_says_what_to_do(cache, monkeypatch):
     with pytest.raises(data.FetchError, match=r"apt-get update.*apt-get download wordnet-base.*"):
         data.fetch("wordnet")
     monkeypatch.setattr(data, "_run", lambda *a, **k: (_ for _ in ()).throw(OSError("no pip")))
-    with pytest.raises(data.FetchError, match=r"pip download.*wordfreq==3\.1\.1.*--archive PATH_TO_THAT_FILE"):
+    with pytest.raises(data.FetchError, match=r"pip download.*wordfreq==3\.1\.1.*--archive PATH"):
         data.fetch("wordfreq")
 
 
