@@ -18,7 +18,18 @@ from .errors import RtnerfError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommand modules in :mod:`rtnerf.commands`, in the order ``--help`` lists them.
-COMMANDS = ("blocks", "generate", "sim", "demo", "encode", "area", "sweep", "data", "bench")
+COMMANDS = (
+    "blocks",
+    "generate",
+    "sim",
+    "demo",
+    "encode",
+    "area",
+    "sweep",
+    "data",
+    "bench",
+    "render",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

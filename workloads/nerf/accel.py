@@ -37,22 +37,29 @@ bags to the subset's (a ratio estimator: the frame's bag count is known exactly)
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import numba
 import numpy as np
 
 from ...models.image import MemoryImage, encode_table
 from ...models.quant import Quantized
 from ...models.trace import Op, Trace
 from ...params import EngineParams
-from .model import MAT_MODE, TensorfVM
+from .model import _MAT, _VEC, ALPHA_THRESHOLD, MAT_MODE, TensorfVM
+from .render import TILE, TRANSMITTANCE_SKIP, Camera, _features, _locate, camera_rays, ray_t_min
 
 __all__ = [
     "LINE_ON_CHIP",
+    "PIPELINES",
     "WEIGHT_FRAC_BITS",
     "WEIGHT_WIDTH",
+    "FrameSamples",
     "Queries",
+    "busy_pixels",
     "design",
     "engine_tables",
+    "frame_samples",
     "queries",
     "sample_rays",
 ]
@@ -63,6 +70,8 @@ WEIGHT_FRAC_BITS = 14
 WEIGHT_WIDTH = 16
 #: The line (vector) factors live on chip: their reads are not trace requests.
 LINE_ON_CHIP = True
+#: Rendering pipelines whose samples :func:`frame_samples` records.
+PIPELINES = ("uniform", "rtnerf")
 
 
 def design(model: TensorfVM, base: EngineParams | None = None) -> EngineParams:
@@ -305,3 +314,184 @@ def sample_rays(
     busy = np.unique(ray)
     chosen = busy if rays >= busy.size else rng.choice(busy, size=rays, replace=False)
     return np.isin(ray, chosen), int(chosen.size), int(busy.size)
+
+
+# -- the samples of a frame ------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, dlines, shift,
+           dscale, mat, vec, t_skip, fill, offsets, counts, out_k, out_xh, out_cell, out_app,
+           out_live):  # fmt: skip
+    """The valid samples of each pixel's ray (``counts``; with ``fill`` also their data).
+
+    The same validity test and density arithmetic as the renderers (``render._locate``,
+    ``render._features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
+    when its weight ``T alpha > 1e-4``, ``out_live`` when ``T > t_skip`` before it (RT-NeRF
+    evaluates it).
+    """
+    xh = np.empty(3)
+    cell = np.empty(3, np.int64)
+    iw = np.empty(6)
+    touched = np.zeros((2, 3, n), np.bool_)
+    empty = np.empty(0)
+    for q in range(pixels.size):
+        pix = pixels[q]
+        t_ray = 1.0
+        c = 0
+        started = False
+        for k in range(n_samples):
+            t = tmin[pix] + k * step
+            if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                if started:
+                    break
+                continue
+            started = True
+            if not cubes[cell[0], cell[1], cell[2]]:
+                continue
+            if fill:
+                e = offsets[q] + c
+                out_k[e] = k
+                out_xh[e] = xh
+                out_cell[e] = cell
+                out_live[e] = t_ray > t_skip
+                x = _features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty) + shift
+                sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+                dist = step if k < n_samples - 1 else 0.0
+                alpha = 1.0 - math.exp(-sigma * dist * dscale)
+                out_app[e] = alpha * t_ray > ALPHA_THRESHOLD
+                t_ray = t_ray * (1.0 - alpha + 1e-10)
+            c += 1
+        counts[q] = c
+
+
+def _march_args(model: TensorfVM, cam: Camera) -> tuple:
+    o, d = camera_rays(cam)
+    tmin = ray_t_min(model, o, d)
+    return (
+        o,
+        d,
+        tmin,
+        np.ascontiguousarray(model.aabb[0]),
+        np.ascontiguousarray(2.0 / model.aabb_size),
+        model.resolution,
+        model.cubes,
+        model.n_samples,
+        model.step_size,
+        model.density_planes,
+        model.density_lines,
+        float(model.density_shift),
+        float(model.distance_scale),
+        _MAT,
+        _VEC,
+    )
+
+
+def _run_march(args: tuple, pixels: np.ndarray, t_skip: float, fill: bool):
+    """Per-pixel valid-sample counts, then (``fill``) the samples' data."""
+    o, d, tmin, *rest = args
+
+    def run(flag, offsets, counts, size):
+        out = (
+            np.zeros(size, np.int64),
+            np.zeros((size, 3)),
+            np.zeros((size, 3), np.int64),
+            np.zeros(size, np.bool_),
+            np.zeros(size, np.bool_),
+        )
+        _march(o, d, tmin, pixels, *rest, float(t_skip), flag, offsets, counts, *out)
+        return out
+
+    counts = np.zeros(pixels.size, np.int64)
+    run(False, counts, counts, 0)
+    if not fill:
+        return counts, None
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    return counts, run(True, offsets, np.zeros_like(counts), int(counts.sum()))
+
+
+def busy_pixels(model: TensorfVM, cam: Camera) -> np.ndarray:
+    """Pixels (row-major ids) whose ray has at least one valid sample (evaluated by both)."""
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    pixels = np.arange(cam.width * cam.height, dtype=np.int64)
+    counts, _ = _run_march(_march_args(model, cam), pixels, TRANSMITTANCE_SKIP, False)
+    return pixels[counts > 0]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FrameSamples:
+    """The samples a pipeline evaluates for some pixels of a frame, in its evaluation order.
+
+    Attributes
+    ----------
+    points : numpy.ndarray
+        ``(S, 3)`` normalised positions.
+    appearance : numpy.ndarray
+        bool ``(S,)``: appearance evaluated (weight above ``1e-4``).
+    ray : numpy.ndarray
+        ``int64`` ``(S,)``: the pixel (row-major id) of each sample.
+    pipeline : str
+        ``uniform`` or ``rtnerf``.
+    """
+
+    points: np.ndarray
+    appearance: np.ndarray
+    ray: np.ndarray
+    pipeline: str
+
+    @property
+    def samples(self) -> int:
+        """Density evaluations."""
+        return int(self.ray.size)
+
+    @property
+    def appearance_samples(self) -> int:
+        """Appearance evaluations."""
+        return int(self.appearance.sum())
+
+
+def frame_samples(
+    model: TensorfVM,
+    cam: Camera,
+    pipeline: str,
+    pixels: np.ndarray | None = None,
+    *,
+    t_skip: float = TRANSMITTANCE_SKIP,
+    tile: int = TILE,
+) -> FrameSamples:
+    """The samples ``pipeline`` evaluates on ``pixels`` (default all), in its order.
+
+    Sample sets are the renderers' (:mod:`.render`: the same lattice, validity test and
+    density arithmetic; ``uniform`` evaluates every valid sample, ``rtnerf`` those before its
+    pixel's transmittance falls to ``t_skip``). Order: ``uniform`` pixel by pixel (row-major),
+    each ray front to back; ``rtnerf`` screen tile by tile (row-major ``tile`` x ``tile``
+    tiles), within a tile cube by cube in Manhattan-shell order around the camera's cell (ties
+    in cube index order), within a cube pixel by pixel and front to back, as
+    :func:`~.render.render_rtnerf` walks them.
+    """
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"`pipeline` must be one of {', '.join(PIPELINES)}, not {pipeline!r}")
+    if pixels is None:
+        pixels = np.arange(cam.width * cam.height, dtype=np.int64)
+    pixels = np.unique(np.asarray(pixels, np.int64))
+    if pixels.size and (pixels[0] < 0 or pixels[-1] >= cam.width * cam.height):
+        raise ValueError(f"`pixels` must be in [0, {cam.width * cam.height})")
+    counts, (k, xh, cell, app, live) = _run_march(_march_args(model, cam), pixels, t_skip, True)
+    ray = np.repeat(pixels, counts)
+    if pipeline == "rtnerf":
+        keep = live
+        ray, k, xh, cell, app = ray[keep], k[keep], xh[keep], cell[keep], app[keep]
+        cs = model.cell_size
+        cam_cell = np.floor((cam.position - model.aabb[0]) / cs).astype(np.int64)
+        shell = np.abs(cell - cam_cell).sum(axis=1)
+        m = model.resolution - 1
+        cube = (cell[:, 0] * m + cell[:, 1]) * m + cell[:, 2]
+        py, px = ray // cam.width, ray % cam.width
+        tiles_x = -(-cam.width // tile)
+        tile_id = (py // tile) * tiles_x + px // tile
+        order = np.lexsort((k, ray, cube, shell, tile_id))
+        ray, xh, app = ray[order], xh[order], app[order]
+    return FrameSamples(points=xh, appearance=app, ray=ray, pipeline=pipeline)

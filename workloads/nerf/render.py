@@ -1,0 +1,805 @@
+"""Cameras and the two numba renderers of a :class:`~.model.TensorfVM`.
+
+Both renderers take the same per-pixel rays and the same sample lattice (TensoRF's
+``t = t_min + k * step_size``, ``k = 0 .. n_samples - 1``, ``t_min`` the ray's entry into the
+aabb clamped to ``[near, far]``), decide a sample's validity by the same test (inside the aabb
+and its grid cell -- ``floor`` of the continuous index, the last cell closed -- is a non-zero
+cube of the alpha mask) and evaluate a valid sample by the same code, so their sample sets are
+identical and only the order and the skipping differ:
+
+* :func:`render_uniform` -- TensoRF's ``sample_ray`` + ``alphaMask`` + compositing, image order
+  (parallel over image rows): every sample of every ray is generated and tested against the
+  mask; valid ones get their density; appearance only where the weight ``T * alpha > 1e-4``;
+  no early termination (TensoRF has none).
+* :func:`render_rtnerf` -- the RT-NeRF pipeline reconstructed in ``rtnerf-notes.md`` §2.2, object
+  order: the non-zero cubes are bucketed by Manhattan shell ``|i - c|_1`` around the camera's
+  cell (an exact front-to-back order for every ray), binned to 16 x 16 pixel screen tiles by the
+  bounding box of their 8 projected corners (plus one pixel), and each tile (in parallel) walks
+  its cubes in shell order: per covered pixel a slab test gives ``[t_in, t_out]``, the lattice
+  indices ``k`` in it (one extra each side for rounding) are generated, a sample is kept when
+  its cell is this cube, and skipped without any embedding read when the pixel's transmittance
+  ``T <= 1e-4``.
+
+The two images differ only by the skipped samples' contributions, each weight ``<= T <=
+1e-4``; without skipping they would be bit-identical (same arithmetic in the same order).
+
+Counters (:class:`RenderStats`) and the rows of the factor tables a frame touches (for DRAM
+bytes per frame, :mod:`.storage`) come back with the image. Background is white.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numba
+import numpy as np
+
+from ...params import check_int
+from .model import _MAT, _VEC, ALPHA_THRESHOLD, TensorfVM, _sh2_one
+
+__all__ = [
+    "TILE",
+    "TRANSMITTANCE_SKIP",
+    "Camera",
+    "RenderResult",
+    "RenderStats",
+    "camera_rays",
+    "orbit_cameras",
+    "psnr",
+    "ray_t_min",
+    "render",
+    "render_rtnerf",
+    "render_uniform",
+]
+
+#: Screen tile edge of the RT-NeRF pipeline, pixels.
+TILE = 16
+#: Transmittance at or below which RT-NeRF skips a sample (TensoRF's weight threshold).
+TRANSMITTANCE_SKIP = 1e-4
+_WEIGHT_THRESHOLD = ALPHA_THRESHOLD
+
+
+@dataclasses.dataclass(frozen=True)
+class Camera:
+    """A pinhole camera (OpenCV convention: x right, y down, z forward).
+
+    Attributes
+    ----------
+    c2w : numpy.ndarray
+        ``(3, 4)`` camera-to-world ``[R | t]``: columns right, down, forward, position.
+    focal : float
+        Focal length in pixels.
+    width, height : int
+        Image size in pixels; pixel centres at ``+0.5``.
+    """
+
+    c2w: np.ndarray
+    focal: float
+    width: int
+    height: int
+
+    @property
+    def position(self) -> np.ndarray:
+        """Camera centre in world coordinates."""
+        return self.c2w[:, 3]
+
+
+def orbit_cameras(
+    views: int,
+    resolution: int,
+    *,
+    radius: float = 4.0,
+    elevation_deg: float = 30.0,
+    fov_deg: float = 39.6,
+    target: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> list[Camera]:
+    """``views`` cameras evenly spaced on a circle around the z axis, looking at ``target``.
+
+    Defaults are Blender-synthetic-like: radius 4, 39.6° field of view, square images.
+    """
+    check_int("views", views, minimum=1)
+    check_int("resolution", resolution, minimum=1)
+    if not radius > 0:
+        raise ValueError(f"`radius` must be positive, not {radius!r}")
+    focal = 0.5 * resolution / math.tan(math.radians(fov_deg) / 2)
+    el = math.radians(elevation_deg)
+    tgt = np.asarray(target, np.float64)
+    cams = []
+    for v in range(views):
+        az = 2 * math.pi * v / views
+        eye = tgt + radius * np.array(
+            [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
+        )
+        fwd = tgt - eye
+        fwd /= np.linalg.norm(fwd)
+        right = np.cross(fwd, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(fwd, right)
+        c2w = np.stack([right, down, fwd, eye], axis=1)
+        cams.append(Camera(c2w, focal, resolution, resolution))
+    return cams
+
+
+def camera_rays(cam: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and unit directions ``(H * W, 3)`` of the pixel-centre rays, row-major."""
+    j, i = np.meshgrid(np.arange(cam.height), np.arange(cam.width), indexing="ij")
+    d = np.stack(
+        [
+            (i + 0.5 - cam.width / 2) / cam.focal,
+            (j + 0.5 - cam.height / 2) / cam.focal,
+            np.ones_like(i, np.float64),
+        ],
+        axis=-1,
+    ).reshape(-1, 3)
+    d = d @ cam.c2w[:, :3].T
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    o = np.broadcast_to(cam.position, d.shape).copy()
+    return o, np.ascontiguousarray(d)
+
+
+def ray_t_min(model: TensorfVM, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """TensoRF's ``t_min``: ray entry into the aabb, clamped to ``[near, far]``."""
+    vec = np.where(dirs == 0, 1e-6, dirs)
+    rate_a = (model.aabb[1] - origins) / vec
+    rate_b = (model.aabb[0] - origins) / vec
+    return np.clip(np.minimum(rate_a, rate_b).max(axis=1), model.near, model.far)
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderStats:
+    """Work counters of one frame.
+
+    Attributes
+    ----------
+    samples_generated : int
+        Sample positions computed: uniform, the lattice samples inside the aabb (each tested
+        against the mask); RT-NeRF, the candidate lattice samples of the cube-pixel pairs.
+    samples_evaluated : int
+        Samples whose density was computed (embedding reads).
+    samples_skipped_empty : int
+        Uniform: samples in the aabb rejected by the mask. RT-NeRF: candidates whose cell was
+        another cube (never in an empty cell: empty space is never visited).
+    samples_skipped_transmittance : int
+        RT-NeRF: samples of their cube skipped because ``T <= 1e-4`` (uniform: 0).
+    app_evaluated : int
+        Samples whose appearance was computed (weight > 1e-4).
+    cube_pixel_pairs : int
+        RT-NeRF: slab tests run (0 for uniform).
+    cubes : int
+        RT-NeRF: non-zero cubes processed (0 for uniform).
+    density_plane_reads, density_line_reads, app_plane_reads, app_line_reads : int
+        Embedding element reads: 4 per plane and 2 per line component per evaluated sample.
+    """
+
+    samples_generated: int
+    samples_evaluated: int
+    samples_skipped_empty: int
+    samples_skipped_transmittance: int
+    app_evaluated: int
+    cube_pixel_pairs: int
+    cubes: int
+    density_plane_reads: int
+    density_line_reads: int
+    app_plane_reads: int
+    app_line_reads: int
+
+    @property
+    def element_reads(self) -> int:
+        """All embedding element reads of the frame."""
+        return (
+            self.density_plane_reads
+            + self.density_line_reads
+            + self.app_plane_reads
+            + self.app_line_reads
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        """The counters plus ``element_reads``."""
+        out = dataclasses.asdict(self)
+        out["element_reads"] = self.element_reads
+        return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RenderResult:
+    """One rendered frame.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        float32 ``(H, W, 3)`` in ``[0, 1]``.
+    stats : RenderStats
+        Work counters.
+    touched : numpy.ndarray
+        bool ``(2, 3, N)``: ``touched[kind, m, i1]`` when a plane read of kind (0 density,
+        1 appearance) and mode ``m`` touched index ``i1`` (rows ``r * N + i1`` of every
+        component ``r`` of table ``{kind}_plane{m}``).
+    seconds : float
+        Wall time of the render call (JIT compilation excluded after the first call).
+    """
+
+    image: np.ndarray
+    stats: RenderStats
+    touched: np.ndarray
+    seconds: float
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two images in ``[0, 1]`` (``inf`` when identical)."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+
+
+# -- shared per-sample kernels ---------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _locate(o, d, t, lo, scale2, n, xh, cell):
+    """Normalise the point ``o + t d`` into ``xh``; its cell into ``cell``; False outside."""
+    for a in range(3):
+        x = o[a] + t * d[a]
+        v = (x - lo[a]) * scale2[a] - 1.0
+        if v < -1.0 or v > 1.0:
+            return False
+        xh[a] = v
+        u = (v + 1.0) * 0.5 * (n - 1)
+        i = math.floor(u)
+        cell[a] = min(i, n - 2)
+    return True
+
+
+@numba.njit(cache=True)
+def _plane_read(planes, m, r, i0, i1, w00, w01, w10, w11):
+    return (
+        w00 * planes[m, r, i1, i0]
+        + w01 * planes[m, r, i1, i0 + 1]
+        + w10 * planes[m, r, i1 + 1, i0]
+        + w11 * planes[m, r, i1 + 1, i0 + 1]
+    )
+
+
+@numba.njit(cache=True)
+def _weights(xh, n, mat, vec, m, iw):
+    """Cell indices (i0, i1, i2) into ``iw[:3]`` and weights into ``iw[3:]``."""
+    u0 = (xh[mat[m, 0]] + 1.0) * 0.5 * (n - 1)
+    u1 = (xh[mat[m, 1]] + 1.0) * 0.5 * (n - 1)
+    u2 = (xh[vec[m]] + 1.0) * 0.5 * (n - 1)
+    i0 = min(max(math.floor(u0), 0), n - 2)
+    i1 = min(max(math.floor(u1), 0), n - 2)
+    i2 = min(max(math.floor(u2), 0), n - 2)
+    iw[0] = i0
+    iw[1] = i1
+    iw[2] = i2
+    iw[3] = u0 - i0
+    iw[4] = u1 - i1
+    iw[5] = u2 - i2
+
+
+@numba.njit(cache=True)
+def _features(planes, lines, xh, mat, vec, touched, kind, iw, out):
+    """Mode-major ``plane * line`` products at ``xh`` into ``out``; marks touched rows."""
+    n = planes.shape[-1]
+    rc = planes.shape[1]
+    acc = 0.0
+    for m in range(3):
+        _weights(xh, n, mat, vec, m, iw)
+        i0 = int(iw[0])
+        i1 = int(iw[1])
+        i2 = int(iw[2])
+        f0 = iw[3]
+        f1 = iw[4]
+        f2 = iw[5]
+        touched[kind, m, i1] = True
+        touched[kind, m, i1 + 1] = True
+        w00 = (1.0 - f0) * (1.0 - f1)
+        w01 = f0 * (1.0 - f1)
+        w10 = (1.0 - f0) * f1
+        w11 = f0 * f1
+        for r in range(rc):
+            p = _plane_read(planes, m, r, i0, i1, w00, w01, w10, w11)
+            li = (1.0 - f2) * lines[m, r, i2] + f2 * lines[m, r, i2 + 1]
+            v = p * li
+            if out.size:
+                out[m * rc + r] = v
+            acc += v
+    return acc
+
+
+@numba.njit(cache=True)
+def _shade(
+    k,
+    n_samples,
+    step,
+    xh,
+    dplanes,
+    dlines,
+    aplanes,
+    alines,
+    basis,
+    shift,
+    dscale,
+    mat,
+    vec,
+    sh,
+    touched,
+    iw,
+    feat,
+    state,
+    counts,
+):
+    """Density, compositing and (weight > 1e-4) appearance of one valid sample.
+
+    ``state`` = ``[T, r, g, b, acc]`` of the pixel; ``counts[0]`` density evaluations,
+    ``counts[1]`` appearance evaluations.
+    """
+    empty = feat[:0]
+    sigma_feat = _features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
+    x = sigma_feat + shift
+    sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+    dist = step if k < n_samples - 1 else 0.0
+    alpha = 1.0 - math.exp(-sigma * dist * dscale)
+    t = state[0]
+    w = alpha * t
+    counts[0] += 1
+    if w > _WEIGHT_THRESHOLD:
+        counts[1] += 1
+        _features(aplanes, alines, xh, mat, vec, touched, 1, iw, feat)
+        for c in range(3):
+            s = 0.0
+            for kk in range(9):
+                a = 0.0
+                j = 9 * c + kk
+                for i in range(feat.size):
+                    a += feat[i] * basis[i, j]
+                s += sh[kk] * a
+            rgb = s + 0.5
+            if rgb < 0.0:
+                rgb = 0.0
+            state[1 + c] += w * rgb
+    state[4] += w
+    state[0] = t * (1.0 - alpha + 1e-10)
+
+
+@numba.njit(cache=True)
+def _finish(state, image, pix):
+    bg = 1.0 - state[4]
+    for c in range(3):
+        v = state[1 + c] + bg
+        image[pix, c] = min(max(v, 0.0), 1.0)
+
+
+# -- uniform ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, parallel=True)
+def _render_uniform(
+    o,
+    d,
+    tmin,
+    width,
+    height,
+    lo,
+    scale2,
+    n,
+    cubes,
+    n_samples,
+    step,
+    dplanes,
+    dlines,
+    aplanes,
+    alines,
+    basis,
+    shift,
+    dscale,
+    mat,
+    vec,
+    image,
+    counts,
+    touched,
+):
+    rc3 = 3 * aplanes.shape[1]
+    for row in numba.prange(height):
+        xh = np.empty(3)
+        cell = np.empty(3, np.int64)
+        iw = np.empty(6)
+        feat = np.empty(rc3)
+        sh = np.empty(9)
+        state = np.empty(5)
+        cnt = counts[row]
+        for col in range(width):
+            pix = row * width + col
+            state[0] = 1.0
+            state[1] = 0.0
+            state[2] = 0.0
+            state[3] = 0.0
+            state[4] = 0.0
+            _sh2_one(d[pix, 0], d[pix, 1], d[pix, 2], sh)
+            started = False
+            for k in range(n_samples):
+                t = tmin[pix] + k * step
+                if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                    if started:
+                        break  # left the aabb: the rest of the ray is outside
+                    continue
+                started = True
+                cnt[2] += 1
+                if not cubes[cell[0], cell[1], cell[2]]:
+                    cnt[3] += 1
+                    continue
+                _shade(
+                    k,
+                    n_samples,
+                    step,
+                    xh,
+                    dplanes,
+                    dlines,
+                    aplanes,
+                    alines,
+                    basis,
+                    shift,
+                    dscale,
+                    mat,
+                    vec,
+                    sh,
+                    touched[row],
+                    iw,
+                    feat,
+                    state,
+                    cnt,
+                )
+            _finish(state, image, pix)
+
+
+# -- RT-NeRF ---------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _cube_boxes(ids, lo, cell_size, c2w, focal, width, height, boxes):
+    """Pixel bounding box ``[x0, x1, y0, y1]`` (inclusive, +1 pixel) of each cube's corners."""
+    big = width + height
+    for q in range(ids.shape[0]):
+        umin = 1e30
+        umax = -1e30
+        vmin = 1e30
+        vmax = -1e30
+        behind = False
+        for corner in range(8):
+            p0 = lo[0] + (ids[q, 0] + (corner & 1)) * cell_size[0] - c2w[0, 3]
+            p1 = lo[1] + (ids[q, 1] + ((corner >> 1) & 1)) * cell_size[1] - c2w[1, 3]
+            p2 = lo[2] + (ids[q, 2] + ((corner >> 2) & 1)) * cell_size[2] - c2w[2, 3]
+            xc = c2w[0, 0] * p0 + c2w[1, 0] * p1 + c2w[2, 0] * p2
+            yc = c2w[0, 1] * p0 + c2w[1, 1] * p1 + c2w[2, 1] * p2
+            zc = c2w[0, 2] * p0 + c2w[1, 2] * p1 + c2w[2, 2] * p2
+            if zc <= 1e-6:
+                behind = True
+                break
+            u = focal * xc / zc + width / 2
+            v = focal * yc / zc + height / 2
+            umin = min(umin, u)
+            umax = max(umax, u)
+            vmin = min(vmin, v)
+            vmax = max(vmax, v)
+        if behind:
+            boxes[q, 0] = 0
+            boxes[q, 1] = width - 1
+            boxes[q, 2] = 0
+            boxes[q, 3] = height - 1
+            continue
+        # Pixel centres i + 0.5 inside [umin, umax], widened by one pixel for rounding.
+        boxes[q, 0] = max(0, math.ceil(max(umin, -big) - 0.5) - 1)
+        boxes[q, 1] = min(width - 1, math.floor(min(umax, big) - 0.5) + 1)
+        boxes[q, 2] = max(0, math.ceil(max(vmin, -big) - 0.5) - 1)
+        boxes[q, 3] = min(height - 1, math.floor(min(vmax, big) - 0.5) + 1)
+
+
+@numba.njit(cache=True)
+def _bin_tiles(order, boxes, tiles_x, tiles_y, tile, fill, starts, lists):
+    """CSR lists of cubes per screen tile, in ``order`` (count pass, then fill pass)."""
+    for q in order:
+        x0, x1, y0, y1 = boxes[q, 0], boxes[q, 1], boxes[q, 2], boxes[q, 3]
+        if x0 > x1 or y0 > y1:
+            continue
+        for ty in range(y0 // tile, y1 // tile + 1):
+            for tx in range(x0 // tile, x1 // tile + 1):
+                b = ty * tiles_x + tx
+                if fill:
+                    lists[starts[b]] = q
+                starts[b] += 1
+
+
+@numba.njit(cache=True, parallel=True)
+def _render_rtnerf(
+    o,
+    d,
+    tmin,
+    width,
+    height,
+    lo,
+    scale2,
+    cell_size,
+    n,
+    ids,
+    boxes,
+    starts,
+    lists,
+    tiles_x,
+    tile,
+    n_samples,
+    step,
+    t_skip,
+    dplanes,
+    dlines,
+    aplanes,
+    alines,
+    basis,
+    shift,
+    dscale,
+    mat,
+    vec,
+    image,
+    state_all,
+    counts,
+    touched,
+):
+    n_tiles = starts.size - 1
+    rc3 = 3 * aplanes.shape[1]
+    for b in numba.prange(n_tiles):
+        xh = np.empty(3)
+        cell = np.empty(3, np.int64)
+        iw = np.empty(6)
+        feat = np.empty(rc3)
+        sh = np.empty(9)
+        cnt = counts[b]
+        tx0 = (b % tiles_x) * tile
+        ty0 = (b // tiles_x) * tile
+        tx1 = min(tx0 + tile, width) - 1
+        ty1 = min(ty0 + tile, height) - 1
+        for py in range(ty0, ty1 + 1):
+            for px in range(tx0, tx1 + 1):
+                state_all[py * width + px, 0] = 1.0
+        for e in range(starts[b], starts[b + 1]):
+            q = lists[e]
+            for py in range(max(boxes[q, 2], ty0), min(boxes[q, 3], ty1) + 1):
+                for px in range(max(boxes[q, 0], tx0), min(boxes[q, 1], tx1) + 1):
+                    pix = py * width + px
+                    cnt[5] += 1
+                    t_in = -1e30
+                    t_out = 1e30
+                    for a in range(3):
+                        da = d[pix, a]
+                        if da == 0.0:
+                            da = 1e-12
+                        b0 = (lo[a] + ids[q, a] * cell_size[a] - o[pix, a]) / da
+                        b1 = (lo[a] + (ids[q, a] + 1) * cell_size[a] - o[pix, a]) / da
+                        t_in = max(t_in, min(b0, b1))
+                        t_out = min(t_out, max(b0, b1))
+                    if t_in > t_out:
+                        continue
+                    k0 = max(0, math.ceil((t_in - tmin[pix]) / step) - 1)
+                    k1 = min(n_samples - 1, math.floor((t_out - tmin[pix]) / step) + 1)
+                    st = state_all[pix]
+                    for k in range(k0, k1 + 1):
+                        t = tmin[pix] + k * step
+                        cnt[2] += 1
+                        if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                            cnt[3] += 1
+                            continue
+                        if cell[0] != ids[q, 0] or cell[1] != ids[q, 1] or cell[2] != ids[q, 2]:
+                            cnt[3] += 1
+                            continue
+                        if st[0] <= t_skip:
+                            cnt[4] += 1
+                            continue
+                        _sh2_one(d[pix, 0], d[pix, 1], d[pix, 2], sh)
+                        _shade(
+                            k,
+                            n_samples,
+                            step,
+                            xh,
+                            dplanes,
+                            dlines,
+                            aplanes,
+                            alines,
+                            basis,
+                            shift,
+                            dscale,
+                            mat,
+                            vec,
+                            sh,
+                            touched[b],
+                            iw,
+                            feat,
+                            st,
+                            cnt,
+                        )
+        for py in range(ty0, ty1 + 1):
+            for px in range(tx0, tx1 + 1):
+                _finish(state_all[py * width + px], image, py * width + px)
+
+
+# -- public ----------------------------------------------------------------------------------
+
+
+def _model_args(model: TensorfVM) -> tuple:
+    return (
+        model.density_planes,
+        model.density_lines,
+        model.app_planes,
+        model.app_lines,
+        model.basis,
+        float(model.density_shift),
+        float(model.distance_scale),
+        _MAT,
+        _VEC,
+    )
+
+
+def _stats(counts: np.ndarray, model: TensorfVM, *, cubes: int = 0) -> RenderStats:
+    c = counts.sum(axis=0)
+    dens, app = int(c[0]), int(c[1])
+    rs, rc = model.density_components, model.app_components
+    return RenderStats(
+        samples_generated=int(c[2]),
+        samples_evaluated=dens,
+        samples_skipped_empty=int(c[3]),
+        samples_skipped_transmittance=int(c[4]),
+        app_evaluated=app,
+        cube_pixel_pairs=int(c[5]),
+        cubes=cubes,
+        density_plane_reads=dens * 3 * rs * 4,
+        density_line_reads=dens * 3 * rs * 2,
+        app_plane_reads=app * 3 * rc * 4,
+        app_line_reads=app * 3 * rc * 2,
+    )
+
+
+def _frame_inputs(model: TensorfVM, cam: Camera):
+    o, d = camera_rays(cam)
+    tmin = ray_t_min(model, o, d)
+    lo = np.ascontiguousarray(model.aabb[0])
+    scale2 = np.ascontiguousarray(2.0 / model.aabb_size)
+    return o, d, tmin, lo, scale2
+
+
+def render_uniform(model: TensorfVM, cam: Camera) -> RenderResult:
+    """Render one frame by TensoRF's uniform ray marching with the alpha mask.
+
+    Parameters
+    ----------
+    model : TensorfVM
+        The scene.
+    cam : Camera
+        The view.
+
+    Returns
+    -------
+    RenderResult
+        Image, counters, touched rows and wall time.
+    """
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    t0 = time.perf_counter()
+    o, d, tmin, lo, scale2 = _frame_inputs(model, cam)
+    n = model.resolution
+    image = np.zeros((cam.width * cam.height, 3), np.float32)
+    counts = np.zeros((cam.height, 8), np.int64)
+    touched = np.zeros((cam.height, 2, 3, n), np.bool_)
+    _render_uniform(
+        o,
+        d,
+        tmin,
+        cam.width,
+        cam.height,
+        lo,
+        scale2,
+        n,
+        model.cubes,
+        model.n_samples,
+        model.step_size,
+        *_model_args(model),
+        image,
+        counts,
+        touched,
+    )
+    return RenderResult(
+        image.reshape(cam.height, cam.width, 3),
+        _stats(counts, model),
+        touched.any(axis=0),
+        time.perf_counter() - t0,
+    )
+
+
+def render_rtnerf(
+    model: TensorfVM, cam: Camera, *, t_skip: float = TRANSMITTANCE_SKIP, tile: int = TILE
+) -> RenderResult:
+    """Render one frame by the RT-NeRF cube pipeline (see the module docstring).
+
+    Parameters
+    ----------
+    model : TensorfVM
+        The scene.
+    cam : Camera
+        The view.
+    t_skip : float
+        Transmittance at or below which samples are skipped (0 disables skipping).
+    tile : int
+        Screen tile edge in pixels.
+
+    Returns
+    -------
+    RenderResult
+        Image, counters, touched rows and wall time (cube ordering and binning included).
+    """
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    check_int("tile", tile, minimum=1)
+    if not 0 <= t_skip < 1:
+        raise ValueError(f"`t_skip` must be in [0, 1), not {t_skip!r}")
+    t0 = time.perf_counter()
+    o, d, tmin, lo, scale2 = _frame_inputs(model, cam)
+    n = model.resolution
+    cs = np.ascontiguousarray(model.cell_size)
+    ids = np.argwhere(model.cubes).astype(np.int64)
+    cam_cell = np.floor((cam.position - model.aabb[0]) / cs).astype(np.int64)
+    shell = np.abs(ids - cam_cell).sum(axis=1)
+    order = np.argsort(shell, kind="stable").astype(np.int64)
+    boxes = np.empty((ids.shape[0], 4), np.int64)
+    _cube_boxes(
+        ids, lo, cs, np.ascontiguousarray(cam.c2w), float(cam.focal), cam.width, cam.height, boxes
+    )
+    tiles_x = -(-cam.width // tile)
+    tiles_y = -(-cam.height // tile)
+    counts_per_tile = np.zeros(tiles_x * tiles_y, np.int64)
+    _bin_tiles(order, boxes, tiles_x, tiles_y, tile, False, counts_per_tile, np.zeros(0, np.int64))
+    starts = np.zeros(tiles_x * tiles_y + 1, np.int64)
+    np.cumsum(counts_per_tile, out=starts[1:])
+    lists = np.empty(int(starts[-1]), np.int64)
+    fill = starts[:-1].copy()
+    _bin_tiles(order, boxes, tiles_x, tiles_y, tile, True, fill, lists)
+    image = np.zeros((cam.width * cam.height, 3), np.float32)
+    # Per pixel: T, r, g, b, acc.
+    state = np.zeros((cam.width * cam.height, 5))
+    counts = np.zeros((tiles_x * tiles_y, 8), np.int64)
+    touched = np.zeros((tiles_x * tiles_y, 2, 3, n), np.bool_)
+    _render_rtnerf(
+        o,
+        d,
+        tmin,
+        cam.width,
+        cam.height,
+        lo,
+        scale2,
+        cs,
+        n,
+        ids,
+        boxes,
+        starts,
+        lists,
+        tiles_x,
+        tile,
+        model.n_samples,
+        model.step_size,
+        float(t_skip),
+        *_model_args(model),
+        image,
+        state,
+        counts,
+        touched,
+    )
+    return RenderResult(
+        image.reshape(cam.height, cam.width, 3),
+        _stats(counts, model, cubes=int(ids.shape[0])),
+        touched.any(axis=0),
+        time.perf_counter() - t0,
+    )
+
+
+def render(model: TensorfVM, cam: Camera, pipeline: str = "uniform") -> RenderResult:
+    """Render with ``pipeline`` ``"uniform"`` or ``"rtnerf"``."""
+    if pipeline == "uniform":
+        return render_uniform(model, cam)
+    if pipeline == "rtnerf":
+        return render_rtnerf(model, cam)
+    raise ValueError(f"`pipeline` must be 'uniform' or 'rtnerf', not {pipeline!r}")
