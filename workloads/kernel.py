@@ -19,6 +19,7 @@ The same object feeds every consumer:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -189,13 +190,26 @@ def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
     Changes only what the kernel forces: ``unit.dim`` (the tables' columns), ``unit.lanes``
     (the largest divisor of ``dim`` not above the base's), ``unit.row_width`` (wide enough for
     the largest table, never narrower than the base's), ``unit.tables``, ``unit.max_bag`` (at
-    least the longest bag) and ``unit.pairwise``; a pairwise kernel gets ``out_width`` 24 at
-    most so that scores fit the stage.
+    least the longest bag), ``unit.pairwise`` and ``unit.weight_frac_bits``: as many fraction
+    bits as ``weight_width`` allows for the largest weight (14 for weights up to 1 in 16 bits),
+    so that small weights such as ``1 / degree`` of a hub keep their precision (with 8
+    fraction bits every weight below 1/512 would round to zero); and ``unit.out_width``, never
+    narrower than the base's, wide enough for the largest pooled value (in steps of the
+    tables' shared quantisation scale, one bit of margin) so that sums do not saturate
+    (capped at 32 bits, and so that pairwise scores fit 62 bits).
     """
     base = base or EngineParams()
     u = base.unit
     rows = max(tab.shape[0] for tab in kernel.tables)
     lanes = max(d for d in range(1, u.lanes + 1) if kernel.dim % d == 0)
+    peak = float(np.abs(kernel.weight).max())
+    whole_bits = max(0, math.ceil(math.log2(peak))) if peak > 0 else 0
+    frac = u.weight_width - 2 - whole_bits
+    if frac < 0:
+        raise ValueError(
+            f"kernel {kernel.name!r} has a weight of {peak:g}, which {u.weight_width}-bit "
+            "weights cannot hold; use a wider `weight_width`"
+        )
     changes = {
         "dim": kernel.dim,
         "lanes": lanes,
@@ -203,8 +217,20 @@ def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
         "tables": max(u.tables, len(kernel.tables)),
         "max_bag": max(u.max_bag, kernel.max_bag),
         "pairwise": kernel.pairwise,
+        "weight_frac_bits": frac,
+        "out_width": _out_width(kernel, u.value_width, u.out_width),
     }
     return dataclasses.replace(base, unit=dataclasses.replace(u, **changes))
+
+
+def _out_width(kernel: BagKernel, value_width: int, base: int) -> int:
+    peak = max(float(np.abs(tab).max()) for tab in kernel.tables)
+    if peak == 0:
+        return base
+    steps = float(np.abs(kernel.pooled()).max()) / peak * ((1 << (value_width - 1)) - 1)
+    need = math.ceil(math.log2(steps + 1)) + 2  # sign bit and one bit of margin
+    cap = 32 if kernel.pairwise == "none" else (61 - kernel.dim.bit_length()) // 2
+    return min(max(base, need), cap)
 
 
 def engine_inputs(

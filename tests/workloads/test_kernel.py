@@ -1,3 +1,4 @@
+import dataclasses
 import re
 
 import numpy as np
@@ -78,6 +79,26 @@ def test_design_widens_rows_and_bags():
     k = make(rows=(70000, 3), bags=4)
     p = design(k, EngineParams())
     assert p.unit.row_width == 17 and p.unit.tables == 2 and p.unit.max_bag == 64
+    assert p.unit.weight_frac_bits == 14  # weights within [-1, 1]
+
+
+def test_sums_do_not_saturate():
+    k = make()
+    big = dataclasses.replace(k, weight=np.full(k.lookups, 1.0), offsets=np.array([0, k.lookups]))
+    params = design(big)
+    assert params.unit.out_width > 16
+    got = golden(params, *engine_inputs(big, params))
+    np.testing.assert_allclose(got, big.reference(), atol=1e-3 * np.abs(big.reference()).max())
+
+
+def test_small_weights_keep_their_precision():
+    k = make()
+    hub = dataclasses.replace(k, weight=np.full(k.lookups, 1 / 2000))
+    params = design(hub)
+    _, trace = engine_inputs(hub, params)
+    assert (trace.weight == 8).all()  # round(2**14 / 2000)
+    with pytest.raises(ValueError, match="weights cannot hold"):
+        design(dataclasses.replace(k, weight=np.full(k.lookups, 1e5)))
 
 
 def test_engine_inputs_rejects_a_design_that_does_not_fit():
