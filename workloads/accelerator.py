@@ -1,11 +1,9 @@
 """A :class:`~rtnerf.workloads.kernel.BagKernel` on the accelerator: perf, golden and cache models.
 
-The design point (:func:`design_point`) is :func:`rtnerf.workloads.kernel.design` of the
-default design (:class:`~rtnerf.params.EngineParams`): only what the kernel forces changes
-(columns, lanes, row id width, tables, bag length, pairwise stage), plus output headroom for
-kernels whose bags sum to more than one row's magnitude (FastRP summing neighbours with weight
-1): ``out_width`` grows by ``ceil(log2(max bag weight sum))`` bits so that pooled values do not
-saturate. :func:`overrides` lists the fields that differ from the default design. On it:
+The design point is :func:`rtnerf.workloads.kernel.design` of the default design
+(:class:`~rtnerf.params.EngineParams`): only what the kernel forces changes (columns, lanes, row
+id width, tables, bag length, pairwise stage, weight fraction bits, output width);
+:func:`overrides` lists the fields that differ from the default design. On it:
 
 * the performance model (:func:`rtnerf.models.perf.engine.estimate`) on the whole kernel gives
   cycles, lookups/s at :data:`CLOCK_HZ` (the sweeps' default clock), DRAM bytes per lookup by
@@ -42,7 +40,6 @@ __all__ = [
     "CAUSES",
     "CLOCK_HZ",
     "cache_sweep",
-    "design_point",
     "evaluate",
     "overrides",
     "sample",
@@ -73,27 +70,6 @@ def overrides(params: EngineParams, base: EngineParams | None = None) -> dict[st
     have = _flatten(params.to_dict())
     was = _flatten((base or EngineParams()).to_dict())
     return {k: v for k, v in have.items() if was.get(k) != v}
-
-
-def design_point(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
-    """``design(kernel, base)`` with output headroom for bags whose weights sum past one.
-
-    ``unit.out_width`` becomes ``value_width + ceil(log2(s))`` for the largest per-bag sum
-    ``s`` of absolute weights (when that is wider than the base's), at most 32, and at most
-    what keeps a pairwise stage's scores within 62 bits.
-    """
-    params = design(kernel, base)
-    u = params.unit
-    sums = np.add.reduceat(np.abs(kernel.weight), kernel.offsets[:-1]) if kernel.lookups else [0]
-    peak = float(np.max(sums))
-    if peak <= 1.0 + 1e-9:  # mean weights 1 / n sum to 1 up to rounding
-        return params
-    width = u.value_width + int(np.ceil(np.log2(peak)))
-    limit = 32 if u.pairwise == "none" else (61 - u.dim.bit_length()) // 2
-    width = min(limit, width)
-    if width <= u.out_width:
-        return params
-    return dataclasses.replace(params, unit=dataclasses.replace(u, out_width=width))
 
 
 def sample(kernel: BagKernel, bags: int) -> BagKernel:
@@ -182,7 +158,7 @@ def evaluate(
     kernel : BagKernel
         The kernel.
     params : EngineParams, optional
-        The design point; default :func:`design_point`.
+        The design point; default ``design(kernel)``.
     clock_hz : float
         Clock of the rates.
     reference : numpy.ndarray, optional
@@ -206,7 +182,7 @@ def evaluate(
     if not clock_hz > 0:
         raise ValueError(f"`clock_hz` must be positive, not {clock_hz!r}")
     start = time.perf_counter()
-    params = params or design_point(kernel)
+    params = params or design(kernel)
     images, trace = engine_inputs(kernel, params)
     perf = estimate(params, images, trace)
     if progress:

@@ -20,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="For every registered block at its default params: write "
         "Verilog, co-simulate it on every available simulator against the "
         "golden model, and print a report (also RUN_DIR/report.json). The engine "
-        "also runs a small text-embedding trace (bags/cycle, DRAM bytes/bag).",
+        "also runs a small text-embedding trace (bags/cycle, DRAM bytes/bag). Ends with one "
+        "line per workload kernel (rtnerf bench --quick: best software baseline and "
+        "accelerator lookups/s, DRAM bytes per lookup) for the families whose datasets are "
+        "cached.",
     )
     p.add_argument(
         "--count",
@@ -120,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
             entry["cosim"].append({k: v for k, v in summary.items() if k != "records"})
         report["blocks"].append(entry)
         lines.append("")
+    from ..bench import quick_lines
+
+    lines.append("Workloads at --quick sizes, no cosim (full runs: rtnerf bench FAMILY):")
+    report["workloads"] = quick_lines(out / "bench", seed=args.seed)
+    lines += [*report["workloads"], ""]
     lines.append(f"report: {out / 'report.json'}")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.txt").write_text("\n".join(lines) + "\n")
