@@ -520,7 +520,7 @@ def train_poincare(
     epochs: int = 100,
     lr: float = 0.1,
     negatives: int = 50,
-    burnin: int = 10,
+    burnin: int = 20,
     burnin_factor: float = 0.01,
     init: float = 1e-3,
     max_grad: float = 5.0,
