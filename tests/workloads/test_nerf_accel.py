@@ -232,3 +232,46 @@ def test_frame_combination_rule():
     assert big.bandwidth_utilisation == pytest.approx(est.bandwidth_utilisation())
     with pytest.raises(ValueError, match=r"^`scale` must be at least 1, not 0.5"):
         frame(est, mac=MacArrayParams(), **{**kw, "scale": 0.5})
+
+
+def dense_scene(n=12, seed=SEED):
+    """A tiny model whose density is high in a ball (rays saturate: RT-NeRF skips samples)."""
+    model = tiny_model(n=n, seed=seed)
+    g = np.linspace(-1, 1, n)
+    ball = (g[:, None] ** 2 + g[None, :] ** 2) < 0.5
+    planes = np.where(ball, 2.0, 0.0).astype(np.float32)
+    dens = np.broadcast_to(planes, model.density_planes.shape).copy()
+    lines = np.full(model.density_lines.shape, 2.0, np.float32)
+    mask = np.zeros((n, n, n), np.bool_)
+    mask[2:-2, 2:-2, 2:-2] = True
+    return dataclasses.replace(model, density_planes=dens, density_lines=lines, alpha_mask=mask)
+
+
+@pytest.mark.parametrize("pipeline", ["uniform", "rtnerf"])
+def test_frame_samples_are_the_renderers(pipeline):
+    from rtnerf.workloads.nerf.render import orbit_cameras, render
+
+    model = dense_scene()
+    cam = orbit_cameras(3, 12)[1]
+    stats = render(model, cam, pipeline).stats
+    fs = accel.frame_samples(model, cam, pipeline)
+    assert fs.pipeline == pipeline
+    assert (fs.samples, fs.appearance_samples) == (stats.samples_evaluated, stats.app_evaluated)
+    assert np.isin(fs.ray, accel.busy_pixels(model, cam)).all()
+    uniform = accel.frame_samples(model, cam, "uniform")
+    assert stats.samples_evaluated > 0
+    if pipeline == "rtnerf":  # a front-to-back prefix of each ray's uniform samples
+        assert stats.samples_skipped_transmittance > 0
+        for r in np.unique(fs.ray)[:20]:
+            mine, ref = fs.points[fs.ray == r], uniform.points[uniform.ray == r]
+            np.testing.assert_array_equal(mine, ref[: len(mine)])
+    # a subset of pixels gives exactly those pixels' samples
+    pixels = np.unique(fs.ray)[::3]
+    part = accel.frame_samples(model, cam, pipeline, pixels)
+    keep = np.isin(fs.ray, pixels)
+    assert part.samples == int(keep.sum())
+    assert part.appearance_samples == int(fs.appearance[keep].sum())
+    with pytest.raises(ValueError, match=r"^`pipeline` must be one of uniform, rtnerf"):
+        accel.frame_samples(model, cam, "nerf")
+    with pytest.raises(ValueError, match=r"^`pixels` must be in \[0, 144\)"):
+        accel.frame_samples(model, cam, pipeline, np.array([144]))
