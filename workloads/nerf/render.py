@@ -90,14 +90,15 @@ def orbit_cameras(
     views: int,
     resolution: int,
     *,
-    radius: float = 4.0,
+    radius: float = 5.0,
     elevation_deg: float = 30.0,
     fov_deg: float = 39.6,
     target: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> list[Camera]:
     """``views`` cameras evenly spaced on a circle around the z axis, looking at ``target``.
 
-    Defaults are Blender-synthetic-like: radius 4, 39.6° field of view, square images.
+    Defaults: Blender-synthetic-like 39.6° field of view and square images, radius 5 (the
+    objects reach ±1.3, Blender's ±1 at radius 4).
     """
     check_int("views", views, minimum=1)
     check_int("resolution", resolution, minimum=1)
