@@ -46,13 +46,21 @@ def evaluate(h, x, queries) -> dict:
     }
 
 
-def fixed_point(h, x, queries, widths) -> list[dict]:
+def fixed_point(h, x, queries, widths, pairs=100_000, seed=0) -> list[dict]:
     out = []
     table = x.astype(np.float32)
     norm2 = (x * x).sum(axis=1)
+    rng = np.random.default_rng(seed)
+    u, v = rng.integers(0, h.nodes, (2, pairs))
+    exact = H.poincare_distance(table[u].astype(np.float64), table[v].astype(np.float64))
     for width in widths:
         q = quantize(table, width)
         rec = H.reconstruction(h, quantized=q, queries=queries)
+        qv = q.values.astype(np.int64)
+        scores = np.stack(
+            [((qv[u] - qv[v]) ** 2).sum(1), (qv[u] ** 2).sum(1), (qv[v] ** 2).sum(1)], axis=1
+        )
+        err = np.abs(H.distances_from_scores(scores, q.scale) - exact)
         qn2 = (q.values.astype(np.float64) ** 2).sum(axis=1) * q.scale**2
         out.append(
             {
@@ -61,6 +69,14 @@ def fixed_point(h, x, queries, widths) -> list[dict]:
                 "max_abs_error": q.max_abs_error,
                 "mean_rank": rec.mean_rank,
                 "map": rec.map,
+                # |d_fixed - d_float| over random pairs (engine scores, arcosh on the host).
+                "distance_error": {
+                    "pairs": pairs,
+                    "median": float(np.median(err)),
+                    "p99": float(np.quantile(err, 0.99)),
+                    "max": float(err.max()),
+                    "median_distance": float(np.median(exact)),
+                },
                 # Nodes whose quantised squared norm reaches the clamp 1 - eps (float: how many
                 # the float table has there).
                 "clamped_nodes": int((qn2 >= 1 - H.EPS).sum()),

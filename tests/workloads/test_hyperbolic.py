@@ -304,3 +304,11 @@ def test_train_checks_its_settings():
         H.train_poincare(h, lr=0)
     with pytest.raises(ValueError, match=r"^`burnin_factor` must be in \(0, 1\], not 2$"):
         H.train_poincare(h, burnin_factor=2)
+
+
+def test_load_wordnet_without_the_dataset_says_how_to_fetch_it(tmp_path, monkeypatch):
+    from rtnerf.workloads.data import DataNotFoundError
+
+    monkeypatch.setenv("RTNERF_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataNotFoundError, match=r"rtnerf data fetch wordnet"):
+        H.load_wordnet()
