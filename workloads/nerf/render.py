@@ -15,10 +15,11 @@ identical and only the order and the skipping differ:
   order: the non-zero cubes are bucketed by Manhattan shell ``|i - c|_1`` around the camera's
   cell (an exact front-to-back order for every ray), binned to 16 x 16 pixel screen tiles by the
   bounding box of their 8 projected corners (plus one pixel), and each tile (in parallel) walks
-  its cubes in shell order: per covered pixel a slab test gives ``[t_in, t_out]``, the lattice
-  indices ``k`` in it (one extra each side for rounding) are generated, a sample is kept when
-  its cell is this cube, and skipped without any embedding read when the pixel's transmittance
-  ``T <= 1e-4``.
+  its cubes in shell order: a cube whose pixels in the tile all have transmittance ``T <=
+  1e-4`` is dropped whole (coarse-grained skipping of invisible cubes); otherwise per covered
+  pixel a slab test gives ``[t_in, t_out]``, the lattice indices ``k`` in it (widened by 1e-6
+  step for rounding) are generated, a sample is kept when its cell is this cube, and skipped
+  without any embedding read when the pixel's ``T <= 1e-4``.
 
 The two images differ only by the skipped samples' contributions, each weight ``<= T <=
 1e-4``; without skipping they would be bit-identical (same arithmetic in the same order).
@@ -172,6 +173,9 @@ class RenderStats:
         RT-NeRF: non-zero cubes processed (0 for uniform).
     density_plane_reads, density_line_reads, app_plane_reads, app_line_reads : int
         Embedding element reads: 4 per plane and 2 per line component per evaluated sample.
+    cubes_culled : int
+        RT-NeRF: (cube, tile) pairs dropped whole because every pixel of the cube's box in the
+        tile had ``T <= 1e-4`` (their samples are not generated, so not counted above).
     """
 
     samples_generated: int
@@ -185,6 +189,7 @@ class RenderStats:
     density_line_reads: int
     app_plane_reads: int
     app_line_reads: int
+    cubes_culled: int = 0
 
     @property
     def element_reads(self) -> int:
@@ -562,8 +567,25 @@ def _render_rtnerf(
                 state_all[py * width + px, 0] = 1.0
         for e in range(starts[b], starts[b + 1]):
             q = lists[e]
-            for py in range(max(boxes[q, 2], ty0), min(boxes[q, 3], ty1) + 1):
-                for px in range(max(boxes[q, 0], tx0), min(boxes[q, 1], tx1) + 1):
+            y0 = max(boxes[q, 2], ty0)
+            y1 = min(boxes[q, 3], ty1)
+            x0 = max(boxes[q, 0], tx0)
+            x1 = min(boxes[q, 1], tx1)
+            # Coarse-grained skipping: a cube none of whose pixels in this tile can still
+            # see anything is dropped before any geometry.
+            visible = False
+            for py in range(y0, y1 + 1):
+                for px in range(x0, x1 + 1):
+                    if state_all[py * width + px, 0] > t_skip:
+                        visible = True
+                        break
+                if visible:
+                    break
+            if not visible:
+                cnt[6] += 1
+                continue
+            for py in range(y0, y1 + 1):
+                for px in range(x0, x1 + 1):
                     pix = py * width + px
                     cnt[5] += 1
                     t_in = -1e30
@@ -578,8 +600,10 @@ def _render_rtnerf(
                         t_out = min(t_out, max(b0, b1))
                     if t_in > t_out:
                         continue
-                    k0 = max(0, math.ceil((t_in - tmin[pix]) / step) - 1)
-                    k1 = min(n_samples - 1, math.floor((t_out - tmin[pix]) / step) + 1)
+                    # The lattice indices in [t_in, t_out], widened by 1e-6 of a step for
+                    # rounding; the cell test below decides membership exactly.
+                    k0 = max(0, math.ceil((t_in - tmin[pix]) / step - 1e-6))
+                    k1 = min(n_samples - 1, math.floor((t_out - tmin[pix]) / step + 1e-6))
                     st = state_all[pix]
                     for k in range(k0, k1 + 1):
                         t = tmin[pix] + k * step
@@ -653,6 +677,7 @@ def _stats(counts: np.ndarray, model: TensorfVM, *, cubes: int = 0) -> RenderSta
         density_line_reads=dens * 3 * rs * 2,
         app_plane_reads=app * 3 * rc * 4,
         app_line_reads=app * 3 * rc * 2,
+        cubes_culled=int(c[6]),
     )
 
 
