@@ -2,9 +2,10 @@
 
 For each scene (TensoRF VM-192 fitted at ``--grid``³, planes magnitude-pruned to ``--density``
 of their values, :mod:`rtnerf.workloads.nerf.storage`) one view (``--image`` pixels square,
-the first of :func:`~rtnerf.workloads.nerf.render.orbit_cameras`) is rendered by both
-pipelines; the renderers' counters give the frame's exact density and appearance samples. The
-frame's embedding reads then go through the lookup engine's performance model as ELEMENT bags
+default 800 x 800 as Blender's scenes; the first of
+:func:`~rtnerf.workloads.nerf.render.orbit_cameras`) is rendered by both pipelines; the
+renderers' counters give the frame's exact density and appearance samples. The frame's
+embedding reads then go through the lookup engine's performance model as ELEMENT bags
 (:mod:`rtnerf.workloads.nerf.accel`) with the six plane tables stored dense or hybrid, and the
 per-sample compute through the MAC array (:mod:`rtnerf.models.perf.nerf`).
 
@@ -22,7 +23,7 @@ DRAM query) or the largest row cache a unit takes (``cache8x64``: 8 ways x 64 se
 per unit, whole rows fetched on a miss); MAC array of 256 MACs per cycle with TensoRF's SH
 decoder; 1 GHz clock; lookup engine and MAC array pipelined (frame time = the larger).
 
-    python benchmarks/nerf_ablation.py [--scenes bunny armadillo dragon frog] [--image 400]
+    python benchmarks/nerf_ablation.py [--scenes bunny armadillo dragon frog] [--image 800]
         [--budget 400000] [--check-scaling] [--out benchmarks/results]
 """
 
@@ -248,7 +249,7 @@ def main() -> None:
     parser.add_argument("--designs", nargs="+", choices=list(DESIGNS), default=list(DESIGNS))
     parser.add_argument("--grid", type=int, default=128)
     parser.add_argument("--density", type=float, default=0.2, help="plane density kept")
-    parser.add_argument("--image", type=int, default=400, help="frame width = height")
+    parser.add_argument("--image", type=int, default=800, help="frame width = height")
     parser.add_argument("--budget", type=int, default=400_000, help="requests per perf run")
     parser.add_argument("--macs", type=int, default=256, help="MAC array: MACs per cycle")
     parser.add_argument("--seed", type=int, default=1)

@@ -50,7 +50,6 @@ from .model import _MAT, _VEC, ALPHA_THRESHOLD, MAT_MODE, TensorfVM
 from .render import TILE, TRANSMITTANCE_SKIP, Camera, _features, _locate, camera_rays, ray_t_min
 
 __all__ = [
-    "LINE_ON_CHIP",
     "PIPELINES",
     "WEIGHT_FRAC_BITS",
     "WEIGHT_WIDTH",
@@ -68,8 +67,6 @@ __all__ = [
 WEIGHT_FRAC_BITS = 14
 #: Bits of a weight (signed): 1.0 = 2**14 fits.
 WEIGHT_WIDTH = 16
-#: The line (vector) factors live on chip: their reads are not trace requests.
-LINE_ON_CHIP = True
 #: Rendering pipelines whose samples :func:`frame_samples` records.
 PIPELINES = ("uniform", "rtnerf")
 
