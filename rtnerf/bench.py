@@ -543,7 +543,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
     for i, impl in enumerate(impls):
         ys = [by[(k, impl)]["lookups_per_s"] if (k, impl) in by else 0 for k in kernels]
         ax.bar(x + (i - (len(impls) - 1) / 2) * width, ys, width, label=impl)
-    ax.set_xticks(x, names, fontsize=8)
+    ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="lookups/s", yscale="log")
     _save(fig, ax, f"{summary['family']}: throughput per kernel", run_dir / "throughput.png")
 
@@ -563,7 +563,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
     ]
     if len(useful) == len(kernels):
         ax.plot(x, useful, "k_", ms=30, mew=2, label="useful bytes (row at value width)")
-    ax.set_xticks(x, names, fontsize=8)
+    ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="DRAM bytes per lookup [B]")
     _save(fig, ax, f"{summary['family']}: DRAM bytes per lookup", run_dir / "dram_bytes.png")
 

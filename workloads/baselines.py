@@ -7,8 +7,8 @@ pair scores of bags ``2k`` and ``2k + 1``), each the way software would on a CPU
 * ``numpy``: vectorised; the rows of a block of bags are gathered (``table[rows]``), scaled by
   their weights and summed per bag with ``np.add.reduceat``; blocks of about
   :data:`NUMPY_BLOCK` lookups bound the temporaries;
-* ``numba``: a parallel loop over bags (``prange``), then one over pairs for a pairwise
-  score; no ``fastmath``;
+* ``numba``: a parallel loop over bags (``prange``), or over pairs for a pairwise score (both
+  bags pooled into per-thread scratch rows and scored at once); no ``fastmath``;
 * ``torch`` (optional, ``pip install rtnerf[baselines]``):
   ``torch.nn.functional.embedding_bag(mode="sum", per_sample_weights=...)``, then the scores
   with tensor ops.
@@ -87,8 +87,13 @@ def _numpy(kernel: BagKernel) -> Callable[[], np.ndarray]:
     table, rows, weight = _flat(kernel)
     offsets = kernel.offsets
     blocks = _blocks(offsets, NUMPY_BLOCK)
+    singles = kernel.lookups == kernel.bags
 
     def run() -> np.ndarray:
+        if singles:  # every bag one row (pair scores of rows): no reduction
+            pooled = table[rows]
+            pooled *= weight[:, None]
+            return pooled if kernel.pairwise == "none" else pair_scores(pooled, kernel.pairwise)
         pooled = np.empty((kernel.bags, kernel.dim), np.float32)
         for b0, b1 in blocks:
             lo, hi = offsets[b0], offsets[b1]
@@ -109,20 +114,33 @@ def _pool(table, rows, weight, offsets, out):
                 out[b, c] += w * table[r, c]
 
 
+@numba.njit(cache=True)
+def _pool_one(table, rows, weight, lo, hi, acc):
+    acc[:] = 0.0
+    for j in range(lo, hi):
+        r, w = rows[j], weight[j]
+        for c in range(acc.shape[0]):
+            acc[c] += w * table[r, c]
+
+
 @numba.njit(parallel=True, cache=True)
-def _scores(pooled, l2, out):
+def _pair_scores(table, rows, weight, offsets, l2, scratch, out):
+    # Both bags of a pair pooled into the thread's scratch rows, then scored: no pooled array.
     for p in numba.prange(out.shape[0]):
+        u = scratch[numba.get_thread_id(), 0]
+        v = scratch[numba.get_thread_id(), 1]
+        _pool_one(table, rows, weight, offsets[2 * p], offsets[2 * p + 1], u)
+        _pool_one(table, rows, weight, offsets[2 * p + 1], offsets[2 * p + 2], v)
         s0 = np.float32(0.0)
         s1 = np.float32(0.0)
         s2 = np.float32(0.0)
-        for c in range(pooled.shape[1]):
-            u, v = pooled[2 * p, c], pooled[2 * p + 1, c]
+        for c in range(u.shape[0]):
             if l2:
-                s0 += (u - v) * (u - v)
-                s1 += u * u
-                s2 += v * v
+                s0 += (u[c] - v[c]) * (u[c] - v[c])
+                s1 += u[c] * u[c]
+                s2 += v[c] * v[c]
             else:
-                s0 += u * v
+                s0 += u[c] * v[c]
         out[p, 0] = s0
         out[p, 1] = s1
         out[p, 2] = s2
@@ -133,12 +151,13 @@ def _numba(kernel: BagKernel) -> Callable[[], np.ndarray]:
     offsets = kernel.offsets.astype(np.int64, copy=False)
 
     def run() -> np.ndarray:
-        pooled = np.zeros((kernel.bags, kernel.dim), np.float32)
-        _pool(table, rows, weight, offsets, pooled)
         if kernel.pairwise == "none":
+            pooled = np.zeros((kernel.bags, kernel.dim), np.float32)
+            _pool(table, rows, weight, offsets, pooled)
             return pooled
+        scratch = np.empty((numba.get_num_threads(), 2, kernel.dim), np.float32)
         out = np.empty((kernel.bags // 2, 3), np.float32)
-        _scores(pooled, kernel.pairwise == "l2", out)
+        _pair_scores(table, rows, weight, offsets, kernel.pairwise == "l2", scratch, out)
         return out
 
     return run

@@ -180,3 +180,11 @@ def test_sample_keeps_the_first_bags_over_the_rows_they_read(pairwise):
     with pytest.raises(ValueError, match=r"^`bags` must be a positive integer, not 0$"):
         sample(k, 0)
     assert re.match(r"^k-sample$", sample(k, 10**6).name) and sample(k, 10**6).bags == k.bags
+
+
+@pytest.mark.parametrize("pairwise", ["none", "dot", "l2"])
+def test_one_row_bags_take_the_shortcuts(pairwise):
+    k = make(pairwise, bags=30, rows=(25, 5), max_len=1)
+    assert k.lookups == k.bags
+    for impl in available():
+        assert relative_error(prepare(k, impl)(), k.reference()) <= TOLERANCE, impl
