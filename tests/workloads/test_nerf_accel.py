@@ -275,3 +275,16 @@ def test_frame_samples_are_the_renderers(pipeline):
         accel.frame_samples(model, cam, "nerf")
     with pytest.raises(ValueError, match=r"^`pixels` must be in \[0, 144\)"):
         accel.frame_samples(model, cam, pipeline, np.array([144]))
+
+
+def test_select_keeps_whole_bags_in_order():
+    model = tiny_model()
+    points, app = tiny_samples()
+    q = accel.queries(model, points, app)
+    keep = np.isin(q.sample, [3, 4, 9])
+    part = q.select(keep)
+    assert part.bags == int(keep.sum()) and part.samples == 3
+    assert part.appearance_samples == int(app[[3, 4, 9]].sum())
+    np.testing.assert_array_equal(part.row, q.row[keep])
+    again = accel.queries(model, points[[3, 4, 9]], app[[3, 4, 9]])
+    np.testing.assert_array_equal(part.weight, again.weight)
