@@ -103,6 +103,7 @@ def test_cli_render(tmp_path, monkeypatch, capsys):
     assert [r["density"] for r in summary["results"]] == [1.0, 0.5]
     r = summary["results"][0]
     assert r["psnr"] > 40 and set(r["dram_bytes_per_frame"]) == set(STORAGES)
+    assert summary["psnr"] == r["psnr"] and summary["samples_evaluated"] > 0
     assert (out / "view_001_d0.5.png").exists() and (out / "summary.txt").exists()
     assert "rtnerf render: test" in capsys.readouterr().out
     assert main([*argv[:2], "--views", "0", "-o", str(out)]) == 2
