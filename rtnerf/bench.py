@@ -417,14 +417,21 @@ def run_bench(
         }
         if cosim_bags:
             with tempfile.TemporaryDirectory() as tmp:
-                entry["cosim"] = cosim_sample(
-                    kernel,
-                    design(kernel),
-                    cosim_bags,
-                    Path(tmp),
-                    simulator=simulator,
-                    seed=seed,
-                )
+                try:
+                    entry["cosim"] = cosim_sample(
+                        kernel,
+                        design(kernel),
+                        cosim_bags,
+                        Path(tmp),
+                        simulator=simulator,
+                        seed=seed,
+                    )
+                except Exception as exc:  # a failed build or run is a result, not the end
+                    entry["cosim"] = {
+                        "simulator": simulator,
+                        "passed": False,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
             bar.update()
         summary["kernels"].append(entry)
         summary["entries"] += _entries(kernel, timings, accel)
@@ -465,7 +472,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             f"rtnerf bench {summary['family']}{' --quick' if summary['quick'] else ''}: "
             f"{len(summary['kernels'])} kernels on {summary['machine']}; accelerator at "
             f"{summary['clock_hz'] / 1e6:g} MHz (performance model); baselines float32, checked "
-            f"against the float64 reference to {summary['tolerance']:g} of its largest magnitude"
+            f"against the float64 reference to {summary['tolerance']:g} of its largest magnitude; "
+            "GB/s: useful row bytes (float32 for the baselines, value width on the accelerator)"
         ),
         "",
     ]
@@ -513,6 +521,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         if c is not None:
             if "skipped" in c:
                 lines.append(f"  RTL cosim: skipped, {c['skipped']}")
+            elif "error" in c:
+                lines.append(f"  RTL cosim ({c['simulator']}): FAILED, {c['error']}")
             else:
                 lines.append(
                     f"  RTL cosim ({c['simulator']}, first {c['bags']} bags, {c['lookups']} "

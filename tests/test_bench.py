@@ -126,3 +126,22 @@ def test_cosim_sample_skips_without_the_simulator(tmp_path, monkeypatch):
         "simulator": "icarus",
         "skipped": "not installed here",
     }
+
+
+def test_a_failed_cosim_is_reported_not_raised(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(bench, "cosim_sample", broken)
+    s = bench.run_bench(
+        "text", tmp_path, kernels=[tiny("x")], repeats=1, cosim_bags=2, cache_settings=()
+    )
+    assert s["kernels"][0]["cosim"] == {
+        "simulator": "icarus",
+        "passed": False,
+        "error": "RuntimeError: no model",
+    }
+    assert (
+        "RTL cosim (icarus): FAILED, RuntimeError: no model"
+        in (tmp_path / "summary.txt").read_text()
+    )
