@@ -10,6 +10,8 @@ by the cube/pixel slab tests, evaluated, skipped by transmittance), the ratios, 
 element reads and the software frame time on this machine.
 
     python benchmarks/nerf_pipelines.py [--scenes bunny ...] [--grid 128] [--resolution 200]
+    python benchmarks/nerf_pipelines.py --scenes bunny --grid 300 --views 2 \
+        --name nerf_pipelines_300
 """
 
 from __future__ import annotations
@@ -119,15 +121,16 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=200)
     ap.add_argument("--views", type=int, default=4)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--name", default="nerf_pipelines", help="file name stem of the results")
     args = ap.parse_args()
     rows = [measure(s, args.grid, args.resolution, args.views) for s in args.scenes]
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "nerf_pipelines.csv").open("w", newline="") as f:
+    with (args.out / f"{args.name}.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     text = markdown(rows)
-    (args.out / "nerf_pipelines.md").write_text(text)
+    (args.out / f"{args.name}.md").write_text(text)
     print(text)
     bad = [r["scene"] for r in rows if not r["samples_ratio"] >= 10]
     if bad or any(math.isnan(r["psnr_rtnerf_vs_uniform_db"]) for r in rows):
