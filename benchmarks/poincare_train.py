@@ -13,7 +13,8 @@ values quantised to ``--value-widths`` bits (16 is the engine's default), ``|u -
 ``--eval-queries N`` evaluates a fixed random sample of ``N`` nodes during training (the noun
 closure's full evaluation is 82,115 x 82,115 distances); 0 evaluates every node.
 ``--final-queries`` does the same for the final evaluation and the fixed-point ones (default:
-every node).
+every node). ``--resume`` continues each dimension's run of the results file from its table
+in ``runs/poincare/`` (no burn-in; the earlier run is kept in the new one as ``previous``).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--eval-queries", type=int, default=0)
     parser.add_argument("--final-queries", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
     parser.add_argument("--value-widths", type=int, nargs="+", default=[16, 12, 8])
     parser.add_argument("--data", type=Path, default=None, help="WordNet folder (data.noun)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -153,12 +155,23 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"poincare_{args.closure}.json"
+    previous = {}
+    if args.resume:
+        before = json.loads(out.read_text())
+        previous = {
+            r["dim"]: {**r, "settings": before["settings"]} for r in before["runs"] if r["complete"]
+        }
     tables = ROOT / "runs" / "poincare"
     tables.mkdir(parents=True, exist_ok=True)
     for dim in args.dims:
         # The run is written after every evaluation, so that a long run stopped early leaves
         # its history ("complete": false).
         run = {"dim": dim, "epochs": args.epochs, "complete": False, "history": []}
+        start = None
+        if args.resume:
+            run["previous"] = previous[dim]
+            run["epochs"] += previous[dim]["epochs"]
+            start = np.load(tables / f"{args.closure}_d{dim}.npy")
         doc["runs"].append(run)
         train_s = [0.0]
         clock = [time.perf_counter()]
@@ -166,7 +179,8 @@ def main() -> None:
         def callback(epoch, x, loss, run=run, train_s=train_s, clock=clock):
             train_s[0] += time.perf_counter() - clock[0]
             if (epoch + 1) % args.eval_every == 0 and epoch + 1 < args.epochs:
-                row = {"epoch": epoch + 1, "loss": float(loss), "train_s": round(train_s[0], 1)}
+                done = run["epochs"] - args.epochs + epoch + 1
+                row = {"epoch": done, "loss": float(loss), "train_s": round(train_s[0], 1)}
                 row.update(evaluate(h, x, queries))
                 run["history"].append(row)
                 tqdm_write(row)
@@ -184,9 +198,10 @@ def main() -> None:
             seed=args.seed,
             progress=True,
             callback=callback,
+            start=start,
         )
         np.save(tables / f"{args.closure}_d{dim}.npy", x)
-        final = {"epoch": args.epochs, "loss": float(losses[-1]), "train_s": round(train_s[0], 1)}
+        final = {"epoch": run["epochs"], "loss": float(losses[-1]), "train_s": round(train_s[0], 1)}
         final.update(evaluate(h, x, final_queries))
         run["history"].append(final)
         tqdm_write(final)

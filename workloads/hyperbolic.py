@@ -534,6 +534,7 @@ def train_poincare(
     seed: int = 0,
     progress: bool = False,
     callback=None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Poincaré embeddings of a closure's nodes by per-example Riemannian SGD.
 
@@ -563,6 +564,9 @@ def train_poincare(
         Show a tqdm bar over the epochs.
     callback : callable, optional
         Called as ``callback(epoch, x, loss)`` after each epoch (``loss``: mean per edge).
+    start : numpy.ndarray, optional
+        ``(nodes, dim)`` points to continue from (copied, projected into the ball) instead of
+        the random initialisation; set ``burnin=0`` to continue without a burn-in.
 
     Returns
     -------
@@ -585,6 +589,12 @@ def train_poincare(
     n = hierarchy.nodes
     rng = np.random.default_rng(seed)
     x = rng.uniform(-init, init, (n, dim))
+    if start is not None:
+        if start.shape != (n, dim):
+            raise ValueError(f"`start` must have shape ({n}, {dim}), not {start.shape}")
+        x = np.array(start, np.float64)
+        for r in range(n):
+            _project(x, r, EPS)
     ptr, idx = _csr(
         n,
         np.concatenate([hierarchy.child, hierarchy.parent]),

@@ -192,6 +192,18 @@ def test_training_is_seeded():
     np.testing.assert_array_equal(a, b)
 
 
+def test_training_continues_from_a_start():
+    h = H.transitive_closure(tree(2, 2))
+    start = np.zeros((h.nodes, 2))
+    start[1] = (3.0, 4.0)  # outside the ball: projected
+    x, losses = H.train_poincare(h, dim=2, epochs=0, start=start)
+    assert losses.size == 0
+    np.testing.assert_allclose(x[1], np.array([0.6, 0.8]) * (1 - H.EPS))
+    assert start[1, 0] == 3.0  # copied
+    with pytest.raises(ValueError, match=re.escape("`start` must have shape (7, 3), not (7, 2)")):
+        H.train_poincare(h, dim=3, start=start)
+
+
 def test_reconstruction_matches_naive():
     r = rng()
     h = H.transitive_closure(tree(3, 2))
