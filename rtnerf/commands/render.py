@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
@@ -32,7 +31,7 @@ SUMMARY_VERSION = 1
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``render`` subcommand."""
-    from ..workloads.nerf.volume import SCENES
+    from ..workloads.nerf import SCENES
 
     p = sub.add_parser(
         "render",
@@ -84,6 +83,8 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Render the views; write PNGs, ``summary.json`` and ``summary.txt``; print the summary."""
+    import matplotlib.pyplot as plt
+
     from ..workloads.nerf import render as rd
     from ..workloads.nerf import storage as stg
     from ..workloads.nerf.fit import load_or_fit

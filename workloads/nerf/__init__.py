@@ -5,3 +5,15 @@ Modules: :mod:`.volume` (mesh/volume readers, voxelisation, scene volumes), :mod
 :mod:`.render` (cameras and the two numba renderers), :mod:`.storage` (pruning, quantisation,
 encoding and DRAM bytes per frame).
 """
+
+__all__ = ["SCENES"]
+
+#: Scene name -> (dataset, file in its folder) for the real scenes; ``test`` is generated. Kept
+#: here, free of numba, so that the CLI can list the scenes without compiling anything.
+SCENES = {
+    "bunny": ("meshes", "bunny00.off"),
+    "armadillo": ("meshes", "armadillo.off"),
+    "dragon": ("meshes", "ChineseDragon-10kv.off"),
+    "frog": ("frog", "frog_tissues.vti"),
+    "test": (None, None),
+}

@@ -36,6 +36,7 @@ import numba
 import numpy as np
 
 from ...params import check_int
+from . import SCENES
 
 __all__ = [
     "AABB",
@@ -59,14 +60,6 @@ AABB = np.array([[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]])
 OBJECT_EXTENT = 1.3
 #: Target density inside matter.
 SIGMA_MAX = 20.0
-#: Scene name -> (dataset, file) for the real scenes; ``test`` is generated.
-SCENES = {
-    "bunny": ("meshes", "bunny00.off"),
-    "armadillo": ("meshes", "armadillo.off"),
-    "dragon": ("meshes", "ChineseDragon-10kv.off"),
-    "frog": ("frog", "frog_tissues.vti"),
-    "test": (None, None),
-}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
