@@ -70,3 +70,27 @@ def engine_cycles(session):
     install(session)
     session.run("python", "benchmarks/engine_cycles.py", "--calibration", *session.posargs)
     session.run("python", "benchmarks/perf_calibration.py")
+
+
+@nox.session
+def workloads(session):
+    """The workload benchmarks on the real datasets (fetched and cached first): rtnerf bench for
+    the hyperbolic, graph and text families, Poincaré training, graph locality (tens of minutes
+    on 2 cores): benchmarks/results/."""
+    install(session)
+    session.run("rtnerf", "data", "fetch", "all")
+    for family in ("hyperbolic", "graph", "text"):
+        session.run("rtnerf", "bench", family, "-o", f"benchmarks/results/bench_{family}")
+    session.run("python", "benchmarks/poincare_train.py", "mammals", "--dims", "2", "5", "10", "20")
+    session.run("python", "benchmarks/graph_locality.py")
+
+
+@nox.session
+def nerf(session):
+    """The NeRF benchmarks on the real scenes: uniform vs RT-NeRF renders, pruning, the
+    accelerator ablation and a tile through the RTL (about an hour on 2 cores the first time;
+    fitted scenes are cached): benchmarks/results/."""
+    install(session)
+    session.run("rtnerf", "data", "fetch", "meshes", "frog")
+    for script in ("nerf_pipelines", "nerf_pruning", "nerf_ablation", "nerf_tile"):
+        session.run("python", f"benchmarks/{script}.py")
