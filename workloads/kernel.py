@@ -265,7 +265,9 @@ def engine_inputs(
     peak = max(float(np.abs(tab).max()) for tab in kernel.tables)
     scale = peak / hi if peak > 0 else 1.0
     images = [
-        encode(np.clip(np.rint(tab / scale), -hi, hi).astype(np.int64), enc, scale)
+        encode(
+            np.clip(np.rint(tab.astype(np.float64) / scale), -hi, hi).astype(np.int64), enc, scale
+        )
         for tab in kernel.tables
     ]
     whi = (1 << (u.weight_width - 1)) - 1
