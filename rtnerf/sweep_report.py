@@ -98,16 +98,21 @@ def _save(fig: Figure, ax, title: str, path: Path) -> None:
 
 def _plots(points, results, front, cost_name, run_dir: Path) -> None:
     # Pareto: throughput against area (or DRAM bytes per bag without area).
-    fig = Figure(figsize=(6.5, 4.5))
-    ax = fig.subplots()
+    # Front points are numbered on the plot and spelled out in a key below it (full labels
+    # next to the points overlap and run off the axes).
+    key_lines = [f"{n}: {_label(points[i])}" for n, i in enumerate(front, 1)]
+    fig = Figure(figsize=(7.5, 4.5 + 0.17 * len(key_lines)))
+    ax, key = fig.subplots(2, 1, height_ratios=[4.5, 0.17 * len(key_lines) + 0.1])
     x = [r[cost_name] for r in results]
     y = [r["throughput"] for r in results]
     ax.scatter(x, y, s=16, color="tab:gray", label="points")
     fx = [x[i] for i in front]
     fy = [y[i] for i in front]
     ax.plot(fx, fy, "o-", color="tab:red", ms=5, label="Pareto front")
-    for i in front:
-        ax.annotate(_label(points[i]), (x[i], y[i]), fontsize=6)
+    for n, i in enumerate(front, 1):
+        ax.annotate(str(n), (x[i], y[i]), xytext=(4, -10), textcoords="offset points", fontsize=7)
+    key.axis("off")
+    key.text(0, 1, "\n".join(key_lines), va="top", fontsize=7, family="monospace")
     ax.set(
         xlabel="area [cells]" if cost_name == "area_cells" else "DRAM bytes per bag [B]",
         ylabel="throughput [bags/s]",
