@@ -47,7 +47,15 @@ from ...models.quant import Quantized
 from ...models.trace import Op, Trace
 from ...params import EngineParams
 from .model import _MAT, _VEC, ALPHA_THRESHOLD, MAT_MODE, TensorfVM
-from .render import TILE, TRANSMITTANCE_SKIP, Camera, _features, _locate, camera_rays, ray_t_min
+from .render import (
+    TILE,
+    TRANSMITTANCE_SKIP,
+    Camera,
+    camera_rays,
+    locate_sample,
+    ray_t_min,
+    sample_features,
+)
 
 __all__ = [
     "PIPELINES",
@@ -322,8 +330,8 @@ def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, d
            out_live):  # fmt: skip
     """The valid samples of each pixel's ray (``counts``; with ``fill`` also their data).
 
-    The same validity test and density arithmetic as the renderers (``render._locate``,
-    ``render._features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
+    The same validity test and density arithmetic as the renderers (``render.locate_sample``,
+    ``render.sample_features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
     when its weight ``T alpha > 1e-4``, ``out_live`` when ``T > t_skip`` before it (RT-NeRF
     evaluates it).
     """
@@ -339,7 +347,7 @@ def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, d
         started = False
         for k in range(n_samples):
             t = tmin[pix] + k * step
-            if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+            if not locate_sample(o[pix], d[pix], t, lo, scale2, n, xh, cell):
                 if started:
                     break
                 continue
@@ -352,7 +360,7 @@ def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, d
                 out_xh[e] = xh
                 out_cell[e] = cell
                 out_live[e] = t_ray > t_skip
-                x = _features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty) + shift
+                x = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty) + shift
                 sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
                 dist = step if k < n_samples - 1 else 0.0
                 alpha = 1.0 - math.exp(-sigma * dist * dscale)

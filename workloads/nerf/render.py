@@ -47,12 +47,14 @@ __all__ = [
     "RenderResult",
     "RenderStats",
     "camera_rays",
+    "locate_sample",
     "orbit_cameras",
     "psnr",
     "ray_t_min",
     "render",
     "render_rtnerf",
     "render_uniform",
+    "sample_features",
 ]
 
 #: Screen tile edge of the RT-NeRF pipeline, pixels.
@@ -242,7 +244,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
-def _locate(o, d, t, lo, scale2, n, xh, cell):
+def locate_sample(o, d, t, lo, scale2, n, xh, cell):
     """Normalise the point ``o + t d`` into ``xh``; its cell into ``cell``; False outside."""
     for a in range(3):
         x = o[a] + t * d[a]
@@ -284,7 +286,7 @@ def _weights(xh, n, mat, vec, m, iw):
 
 
 @numba.njit(cache=True)
-def _features(planes, lines, xh, mat, vec, touched, kind, iw, out):
+def sample_features(planes, lines, xh, mat, vec, touched, kind, iw, out):
     """Mode-major ``plane * line`` products at ``xh`` into ``out``; marks touched rows."""
     n = planes.shape[-1]
     rc = planes.shape[1]
@@ -341,7 +343,7 @@ def _shade(
     ``counts[1]`` appearance evaluations.
     """
     empty = feat[:0]
-    sigma_feat = _features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
+    sigma_feat = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
     x = sigma_feat + shift
     sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
     dist = step if k < n_samples - 1 else 0.0
@@ -351,7 +353,7 @@ def _shade(
     counts[0] += 1
     if w > _WEIGHT_THRESHOLD:
         counts[1] += 1
-        _features(aplanes, alines, xh, mat, vec, touched, 1, iw, feat)
+        sample_features(aplanes, alines, xh, mat, vec, touched, 1, iw, feat)
         for c in range(3):
             s = 0.0
             for kk in range(9):
@@ -425,7 +427,7 @@ def _render_uniform(
             started = False
             for k in range(n_samples):
                 t = tmin[pix] + k * step
-                if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                if not locate_sample(o[pix], d[pix], t, lo, scale2, n, xh, cell):
                     if started:
                         break  # left the aabb: the rest of the ray is outside
                     continue
@@ -608,7 +610,7 @@ def _render_rtnerf(
                     for k in range(k0, k1 + 1):
                         t = tmin[pix] + k * step
                         cnt[2] += 1
-                        if not _locate(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                        if not locate_sample(o[pix], d[pix], t, lo, scale2, n, xh, cell):
                             cnt[3] += 1
                             continue
                         if cell[0] != ids[q, 0] or cell[1] != ids[q, 1] or cell[2] != ids[q, 2]:
