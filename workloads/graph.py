@@ -49,7 +49,7 @@ import numpy as np
 
 from ..params import check_int
 from . import data
-from .kernel import BagKernel
+from .kernel import BagKernel, pair_kernel
 
 __all__ = [
     "GRAPH500",
@@ -783,22 +783,16 @@ def pbg_kernel(
         left.append(np.repeat(l_c, other.shape[1]))
         right.append(other.ravel())
     left, right = np.concatenate(left), np.concatenate(right)
-    rows = np.stack([left, right], axis=1).ravel()
     pairs = left.size
-    kernel = BagKernel(
-        name="pbg-dot",
-        family="graph",
-        tables=(np.ascontiguousarray(table, np.float32),),
-        table=np.zeros(rows.size, np.uint16),
-        row=rows,
-        weight=np.ones(rows.size),
-        offsets=np.arange(rows.size + 1, dtype=np.int64),
-        pairwise="dot",
-        description=(
-            f"PBG edge scores on {graph.name}: {lhs.size} positive edges in chunks of {chunk}, "
-            f"batch negatives + {negs.shape[1]} shared uniform negatives, dot, "
-            f"{table.shape[1]}-d"
-        ),
+    kernel = pair_kernel(
+        "pbg-dot",
+        "graph",
+        table,
+        left,
+        right,
+        "dot",
+        f"PBG edge scores on {graph.name}: {lhs.size} positive edges in chunks of {chunk}, "
+        f"batch negatives + {negs.shape[1]} shared uniform negatives, dot, {table.shape[1]}-d",
     )
     return GraphKernel(kernel, np.arange(pairs, dtype=np.int64), pairs)
 

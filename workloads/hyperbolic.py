@@ -876,26 +876,16 @@ def distance_kernel(table: np.ndarray, u: np.ndarray, v: np.ndarray, name: str =
     table; the pairwise stage returns ``|u - v|^2, |u|^2, |v|^2`` and
     :func:`distances_from_scores` finishes the distance on the host.
     """
-    from .kernel import BagKernel
+    from .kernel import pair_kernel
 
     table = np.asarray(table, np.float32)
-    u = np.asarray(u, np.int64)
-    v = np.asarray(v, np.int64)
-    if u.shape != v.shape or u.ndim != 1:
-        raise ValueError("`u` and `v` must be 1-D arrays of the same length")
-    rows = np.empty(2 * u.size, np.int64)
-    rows[0::2], rows[1::2] = u, v
-    return BagKernel(
-        name=name,
-        family="hyperbolic",
-        tables=(table,),
-        table=np.zeros(rows.size, np.int64),
-        row=rows,
-        weight=np.ones(rows.size),
-        offsets=np.arange(rows.size + 1, dtype=np.int64),
-        pairwise="l2",
-        description=(
-            f"Poincaré distance of {u.size} pairs of {table.shape[1]}-d rows from a "
-            f"{table.shape[0]}-row table: |u-v|^2, |u|^2, |v|^2 on the engine, arcosh on the host"
-        ),
+    return pair_kernel(
+        name,
+        "hyperbolic",
+        table,
+        u,
+        v,
+        "l2",
+        f"Poincaré distance of {np.size(u)} pairs of {table.shape[1]}-d rows from a "
+        f"{table.shape[0]}-row table: |u-v|^2, |u|^2, |v|^2 on the engine, arcosh on the host",
     )

@@ -29,7 +29,16 @@ from ..models.quant import check_table
 from ..models.trace import Op, Trace
 from ..params import EngineParams
 
-__all__ = ["FAMILIES", "PAIRWISE", "BagKernel", "design", "engine_inputs", "golden", "pair_scores"]
+__all__ = [
+    "FAMILIES",
+    "PAIRWISE",
+    "BagKernel",
+    "design",
+    "engine_inputs",
+    "golden",
+    "pair_kernel",
+    "pair_scores",
+]
 
 #: Workload families.
 FAMILIES = ("hyperbolic", "graph", "text", "nerf")
@@ -169,6 +178,41 @@ class BagKernel:
         if self.pairwise == "none":
             return pooled
         return pair_scores(pooled, self.pairwise)
+
+
+def pair_kernel(
+    name: str,
+    family: str,
+    table: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    pairwise: str,
+    description: str = "",
+) -> BagKernel:
+    """Scores of row pairs ``(u[k], v[k])`` of one table: bags ``2k``, ``2k + 1`` hold one row each.
+
+    Raises
+    ------
+    ValueError
+        If ``u`` and ``v`` are not 1-D arrays of the same length, or as :class:`BagKernel`.
+    """
+    u = np.asarray(u, np.int64)
+    v = np.asarray(v, np.int64)
+    if u.shape != v.shape or u.ndim != 1:
+        raise ValueError("`u` and `v` must be 1-D arrays of the same length")
+    rows = np.empty(2 * u.size, np.int64)
+    rows[0::2], rows[1::2] = u, v
+    return BagKernel(
+        name=name,
+        family=family,
+        tables=(np.ascontiguousarray(table, np.float32),),
+        table=np.zeros(rows.size, np.int64),
+        row=rows,
+        weight=np.ones(rows.size),
+        offsets=np.arange(rows.size + 1, dtype=np.int64),
+        pairwise=pairwise,
+        description=description,
+    )
 
 
 def pair_scores(pooled: np.ndarray, pairwise: str) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rtnerf.params import EngineParams
-from rtnerf.workloads.kernel import BagKernel, design, engine_inputs, golden
+from rtnerf.workloads.kernel import BagKernel, design, engine_inputs, golden, pair_kernel
 
 SEED = 7
 
@@ -129,3 +129,14 @@ def test_out_of_range_row_is_named():
     row[3] = 10**6
     with pytest.raises(ValueError, match=r"lookup 3: `row` 1000000 is outside table"):
         BagKernel("k", "text", k.tables, k.table, row, k.weight, k.offsets)
+
+
+def test_pair_kernel_puts_each_pair_in_two_single_row_bags():
+    table = np.arange(12, dtype=np.float32).reshape(4, 3)
+    k = pair_kernel("p", "graph", table, np.array([0, 2]), np.array([1, 3]), "dot")
+    assert k.bags == 4 and k.row.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(
+        k.reference()[:, 0], [0 * 3 + 1 * 4 + 2 * 5, 6 * 9 + 7 * 10 + 8 * 11]
+    )
+    with pytest.raises(ValueError, match="`u` and `v` must be 1-D arrays of the same length"):
+        pair_kernel("p", "graph", table, np.array([0]), np.array([1, 2]), "dot")
