@@ -46,16 +46,10 @@ from ...models.image import MemoryImage, encode_table
 from ...models.quant import Quantized
 from ...models.trace import Op, Trace
 from ...params import EngineParams
+from .camera import Camera, camera_rays, ray_t_min
 from .model import _MAT, _VEC, ALPHA_THRESHOLD, MAT_MODE, TensorfVM
-from .render import (
-    TILE,
-    TRANSMITTANCE_SKIP,
-    Camera,
-    camera_rays,
-    locate_sample,
-    ray_t_min,
-    sample_features,
-)
+from .render import TILE, TRANSMITTANCE_SKIP
+from .shading import locate_sample, sample_features
 
 __all__ = [
     "PIPELINES",
@@ -330,8 +324,8 @@ def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, d
            out_live):  # fmt: skip
     """The valid samples of each pixel's ray (``counts``; with ``fill`` also their data).
 
-    The same validity test and density arithmetic as the renderers (``render.locate_sample``,
-    ``render.sample_features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
+    The same validity test and density arithmetic as the renderers (``shading.locate_sample``,
+    ``shading.sample_features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
     when its weight ``T alpha > 1e-4``, ``out_live`` when ``T > t_skip`` before it (RT-NeRF
     evaluates it).
     """

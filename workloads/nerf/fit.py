@@ -20,6 +20,23 @@ step is optimal, the loss never increases, and a step costs one ``N x N`` Gram m
   target is the current fit (missing-data imputation: colour there is never seen).
 * Lines have unit RMS; planes carry the singular values.
 
+**Sparse refit** (``plane_density``): TensoRF makes its density factors sparse by training with
+an L1 term on them; here every mode step is followed by the *proximal step* of a sparsity
+penalty on that mode's plane tensor, and the next steps fit the residual it leaves. With the
+mode's lines orthonormal (up to the ``sqrt(N)`` scale) the plane least-squares problem is
+separable per value, so both proximal steps are exact for the step:
+
+* ``"l0"`` (default): keep the ``ceil(plane_density * R N^2)`` largest ``|values|`` of the mode's
+  plane tensor, zero the rest (the exact minimiser of the step under an L0 budget: iterative
+  hard thresholding inside the block coordinate descent);
+* ``"l1"``: soft-threshold the values at the budget's threshold (the proximal step of an L1
+  penalty whose weight is chosen per step to give ``plane_density``: TensoRF's L1 term).
+
+Magnitude pruning of a dense fit (:func:`.storage.prune`) zeroes the same fraction but leaves the
+other modes fitted to the unpruned planes; the refit lets them absorb the pruned values. On the
+four scanned scenes at 128³ and 10 % density the ``l0`` refit renders 42-46 dB against the
+unpruned dense fit where pruning gives 26-31 dB (``benchmarks/results/nerf_pruning.md``).
+
 Fit errors (in :attr:`~.model.TensorfVM.meta`): ``density_rel_l2`` = ``|sigma_fit -
 sigma|_2 / |sigma|_2`` over the grid; ``color_rmse`` and ``color_psnr`` of the decoded rgb over
 the colour region.
@@ -27,15 +44,17 @@ the colour region.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from filelock import FileLock
 
-from ...params import check_int
+from ...params import check_choice, check_int
 from .model import (
     DENSITY_SHIFT,
     SH_C0,
@@ -47,7 +66,9 @@ from .volume import SIGMA_MAX, SceneVolume, blur, load_scene
 
 __all__ = [
     "FIT_VERSION",
+    "SPARSITY",
     "cache_dir",
+    "cache_key",
     "fit_scene",
     "fit_vm",
     "fit_volume",
@@ -56,6 +77,8 @@ __all__ = [
 
 #: Bump when the fit changes, so cached models are refitted.
 FIT_VERSION = 1
+#: Proximal steps of the sparse refit (see the module docstring).
+SPARSITY = ("l0", "l1")
 
 
 def _matricize(vol: np.ndarray, m: int) -> np.ndarray:
@@ -78,12 +101,35 @@ def _unmatricize(mat: np.ndarray, m: int) -> np.ndarray:
     return v.transpose(2, 0, 1)
 
 
+def _check_density(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError(f"`{name}` must be in (0, 1], not {value!r}")
+
+
+def _prox(p: np.ndarray, density: float, sparsity: str) -> np.ndarray:
+    """The sparsity step on one mode's plane values ``p`` (any shape; see the module docstring)."""
+    flat = np.abs(p).ravel()
+    keep = math.ceil(density * flat.size)
+    if keep >= flat.size:
+        return p
+    if sparsity == "l0":
+        # The `keep` largest magnitudes survive (ties at the threshold broken by position).
+        out = np.zeros_like(p).ravel()
+        idx = np.argpartition(flat, flat.size - keep)[flat.size - keep :]
+        out[idx] = p.ravel()[idx]
+        return out.reshape(p.shape)
+    thr = np.partition(flat, flat.size - keep - 1)[flat.size - keep - 1]
+    return (np.sign(p) * np.maximum(np.abs(p) - thr, 0.0)).astype(p.dtype)
+
+
 def fit_vm(
     target: np.ndarray,
     rank: int,
     *,
     sweeps: int = 15,
     update: Callable[[np.ndarray], np.ndarray] | None = None,
+    plane_density: float = 1.0,
+    sparsity: str = "l0",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``sum_m sum_r plane_m[r] * line_m[r]`` to a cubic volume by block SVD sweeps.
 
@@ -99,6 +145,11 @@ def fit_vm(
         ``update(fit) -> target`` called before every sweep with the current reconstruction
         (zeros before the first) to give that sweep's target (one-sided or missing targets);
         ``None`` keeps ``target``.
+    plane_density : float
+        Fraction of each mode's ``rank * N^2`` plane values left non-zero by the sparsity step
+        after every mode step, in ``(0, 1]``; 1 is the plain block-SVD fit.
+    sparsity : str
+        The sparsity step, ``"l0"`` or ``"l1"`` (see the module docstring).
 
     Returns
     -------
@@ -115,6 +166,8 @@ def fit_vm(
         raise ValueError(f"`target` must be a cubic 3-D array, not of shape {target.shape}")
     check_int("rank", rank, minimum=1, maximum=n)
     check_int("sweeps", sweeps, minimum=1)
+    _check_density("plane_density", plane_density)
+    check_choice("sparsity", sparsity, SPARSITY)
     planes = np.zeros((3, rank, n, n), np.float32)
     lines = np.zeros((3, rank, n), np.float32)
     parts = [np.zeros((n * n, n), np.float32) for _ in range(3)]
@@ -127,7 +180,7 @@ def fit_vm(
             gram = (mat.T @ mat).astype(np.float64)
             _, vecs = np.linalg.eigh(gram)
             w = vecs[:, ::-1][:, :rank].astype(np.float32)
-            p = mat @ w
+            p = _prox(mat @ w, plane_density, sparsity)
             new = p @ w.T
             fit += _unmatricize(new, m) - part
             parts[m] = new
@@ -153,6 +206,9 @@ def fit_volume(
     *,
     sweeps: int = 15,
     color_sweeps: int = 6,
+    plane_density: float = 1.0,
+    app_plane_density: float | None = None,
+    sparsity: str = "l0",
     progress: Callable[[str], None] | None = None,
 ) -> TensorfVM:
     """Fit a :class:`~.model.TensorfVM` to a scene volume (see the module docstring).
@@ -165,6 +221,13 @@ def fit_volume(
         ``R_sigma`` and ``R_c`` per mode (TensoRF: 16 and 48).
     sweeps, color_sweeps : int
         Block-SVD sweeps of the density and of each colour channel.
+    plane_density : float
+        Sparse refit: fraction of non-zeros of each density plane tensor (1: a dense fit).
+    app_plane_density : float or None
+        The same for each appearance plane tensor, per colour channel's components; ``None``
+        uses ``plane_density``.
+    sparsity : str
+        The sparse refit's step, ``"l0"`` or ``"l1"`` (see the module docstring).
     progress : callable or None
         Called with a short message after each field.
 
@@ -175,6 +238,11 @@ def fit_volume(
     """
     check_int("density_components", density_components, minimum=1)
     check_int("app_components", app_components, minimum=3)
+    app_plane_density = plane_density if app_plane_density is None else app_plane_density
+    _check_density("plane_density", plane_density)
+    _check_density("app_plane_density", app_plane_density)
+    check_choice("sparsity", sparsity, SPARSITY)
+    sparse = {"sparsity": sparsity}
     t0 = time.perf_counter()
     sigma = np.asarray(volume.sigma, np.float64)
     n = volume.resolution
@@ -186,7 +254,14 @@ def fit_volume(
         g = np.where(empty, np.minimum(fit, 0.0), goal)
         return np.where(full, np.maximum(fit, goal), g)
 
-    dp, dl, dfit = fit_vm(goal, density_components, sweeps=sweeps, update=density_goal)
+    dp, dl, dfit = fit_vm(
+        goal,
+        density_components,
+        sweeps=sweeps,
+        update=density_goal,
+        plane_density=plane_density,
+        **sparse,
+    )
     sigma_fit = np.logaddexp(0.0, dfit.astype(np.float64) + DENSITY_SHIFT)
     rel = float(np.linalg.norm(sigma_fit - sigma) / max(np.linalg.norm(sigma), 1e-30))
     if progress:
@@ -204,7 +279,14 @@ def fit_volume(
         def app_goal(fit: np.ndarray, target: np.ndarray = target) -> np.ndarray:
             return np.where(region, target, fit)
 
-        p, ln, fit = fit_vm(target, comps.size, sweeps=color_sweeps, update=app_goal)
+        p, ln, fit = fit_vm(
+            target,
+            comps.size,
+            sweeps=color_sweeps,
+            update=app_goal,
+            plane_density=app_plane_density,
+            **sparse,
+        )
         ap[:, comps] = p
         al[:, comps] = ln
         for m in range(3):
@@ -222,6 +304,9 @@ def fit_volume(
         "method": "block SVD sweeps (density: one-sided targets; colour: imputed)",
         "sweeps": sweeps,
         "color_sweeps": color_sweeps,
+        "plane_density": plane_density,
+        "app_plane_density": app_plane_density,
+        "sparsity": sparsity if min(plane_density, app_plane_density) < 1 else None,
         "density_rel_l2": rel,
         "color_rmse": rmse,
         "color_psnr": psnr,
@@ -249,11 +334,42 @@ def cache_dir() -> Path:
 
 
 def fit_scene(
-    scene: str, resolution: int = 128, density_components: int = 16, app_components: int = 48
+    scene: str,
+    resolution: int = 128,
+    density_components: int = 16,
+    app_components: int = 48,
+    **sparse: Any,
 ) -> TensorfVM:
-    """Load scene ``scene`` at ``resolution`` and fit it (no cache)."""
+    """Load scene ``scene`` at ``resolution`` and fit it (no cache).
+
+    ``sparse`` are :func:`fit_volume`'s ``plane_density``, ``app_plane_density``, ``sparsity``.
+    """
     volume = load_scene(scene, resolution)
-    return fit_volume(volume, density_components, app_components)
+    return fit_volume(volume, density_components, app_components, **sparse)
+
+
+def cache_key(
+    scene: str,
+    resolution: int = 128,
+    density_components: int = 16,
+    app_components: int = 48,
+    *,
+    plane_density: float = 1.0,
+    app_plane_density: float | None = None,
+    sparsity: str = "l0",
+) -> str:
+    """The cache file stem of a fit.
+
+    Dense fits keep their old keys; sparse refits add ``_{sparsity}d{plane_density}`` (and
+    ``a{app_plane_density}`` when it differs) so that the two are never mixed.
+    """
+    key = f"{scene}_n{resolution}_r{density_components}-{app_components}_v{FIT_VERSION}"
+    app = plane_density if app_plane_density is None else app_plane_density
+    if min(plane_density, app) < 1:
+        key += f"_{sparsity}d{plane_density:g}"
+        if app != plane_density:
+            key += f"a{app:g}"
+    return key
 
 
 def load_or_fit(
@@ -262,21 +378,30 @@ def load_or_fit(
     density_components: int = 16,
     app_components: int = 48,
     *,
+    plane_density: float = 1.0,
+    app_plane_density: float | None = None,
+    sparsity: str = "l0",
     cache: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> TensorfVM:
     """The fitted model of a scene, from the cache or fitted now (and cached).
 
-    The cache key is ``{scene}_n{resolution}_r{density_components}-{app_components}_v{FIT_VERSION}``
-    under :func:`cache_dir`; a file lock keeps two processes from fitting the same model.
+    The cache key is :func:`cache_key` under :func:`cache_dir`; a file lock keeps two processes
+    from fitting the same model. ``plane_density``, ``app_plane_density`` and ``sparsity``
+    select a sparse refit (:func:`fit_volume`).
     """
     check_int("resolution", resolution, minimum=4, maximum=512)
+    sparse = {
+        "plane_density": plane_density,
+        "app_plane_density": app_plane_density,
+        "sparsity": sparsity,
+    }
     if not cache:
         volume = load_scene(scene, resolution)
-        return fit_volume(volume, density_components, app_components, progress=progress)
+        return fit_volume(volume, density_components, app_components, progress=progress, **sparse)
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    key = f"{scene}_n{resolution}_r{density_components}-{app_components}_v{FIT_VERSION}"
+    key = cache_key(scene, resolution, density_components, app_components, **sparse)
     path = folder / f"{key}.npz"
     with FileLock(str(folder / f"{key}.lock")):
         if path.exists():
@@ -284,6 +409,6 @@ def load_or_fit(
         if progress:
             progress(f"fitting {key} (cached in {folder})")
         volume = load_scene(scene, resolution)
-        model = fit_volume(volume, density_components, app_components, progress=progress)
+        model = fit_volume(volume, density_components, app_components, progress=progress, **sparse)
         model.save(path)
         return model

@@ -1,4 +1,8 @@
-"""Cameras and the two numba renderers of a :class:`~.model.TensorfVM`.
+"""The two numba renderers of a :class:`~.model.TensorfVM`: uniform marching and RT-NeRF.
+
+Cameras and rays come from :mod:`.camera` (re-exported here), the per-sample kernels from
+:mod:`.shading`, the storage accounting of a frame's touched rows from :mod:`.storage` and the
+run summary of ``rtnerf render`` from :mod:`.study`.
 
 Both renderers take the same per-pixel rays and the same sample lattice (TensoRF's
 ``t = t_min + k * step_size``, ``k = 0 .. n_samples - 1``, ``t_min`` the ray's entry into the
@@ -38,7 +42,9 @@ import numba
 import numpy as np
 
 from ...params import check_int
-from .model import _MAT, _VEC, ALPHA_THRESHOLD, TensorfVM, _sh2_one
+from .camera import Camera, camera_rays, orbit_cameras, ray_t_min
+from .model import _MAT, _VEC, TensorfVM, _sh2_one
+from .shading import finish_pixel, locate_sample, shade_sample
 
 __all__ = [
     "TILE",
@@ -47,108 +53,18 @@ __all__ = [
     "RenderResult",
     "RenderStats",
     "camera_rays",
-    "locate_sample",
     "orbit_cameras",
     "psnr",
     "ray_t_min",
     "render",
     "render_rtnerf",
     "render_uniform",
-    "sample_features",
 ]
 
 #: Screen tile edge of the RT-NeRF pipeline, pixels.
 TILE = 16
 #: Transmittance at or below which RT-NeRF skips a sample (TensoRF's weight threshold).
 TRANSMITTANCE_SKIP = 1e-4
-_WEIGHT_THRESHOLD = ALPHA_THRESHOLD
-
-
-@dataclasses.dataclass(frozen=True)
-class Camera:
-    """A pinhole camera (OpenCV convention: x right, y down, z forward).
-
-    Attributes
-    ----------
-    c2w : numpy.ndarray
-        ``(3, 4)`` camera-to-world ``[R | t]``: columns right, down, forward, position.
-    focal : float
-        Focal length in pixels.
-    width, height : int
-        Image size in pixels; pixel centres at ``+0.5``.
-    """
-
-    c2w: np.ndarray
-    focal: float
-    width: int
-    height: int
-
-    @property
-    def position(self) -> np.ndarray:
-        """Camera centre in world coordinates."""
-        return self.c2w[:, 3]
-
-
-def orbit_cameras(
-    views: int,
-    resolution: int,
-    *,
-    radius: float = 5.0,
-    elevation_deg: float = 30.0,
-    fov_deg: float = 39.6,
-    target: tuple[float, float, float] = (0.0, 0.0, 0.0),
-) -> list[Camera]:
-    """``views`` cameras evenly spaced on a circle around the z axis, looking at ``target``.
-
-    Defaults: Blender-synthetic-like 39.6° field of view and square images, radius 5 (the
-    objects reach ±1.3, Blender's ±1 at radius 4).
-    """
-    check_int("views", views, minimum=1)
-    check_int("resolution", resolution, minimum=1)
-    if not radius > 0:
-        raise ValueError(f"`radius` must be positive, not {radius!r}")
-    focal = 0.5 * resolution / math.tan(math.radians(fov_deg) / 2)
-    el = math.radians(elevation_deg)
-    tgt = np.asarray(target, np.float64)
-    cams = []
-    for v in range(views):
-        az = 2 * math.pi * v / views
-        eye = tgt + radius * np.array(
-            [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
-        )
-        fwd = tgt - eye
-        fwd /= np.linalg.norm(fwd)
-        right = np.cross(fwd, [0.0, 0.0, 1.0])
-        right /= np.linalg.norm(right)
-        down = np.cross(fwd, right)
-        c2w = np.stack([right, down, fwd, eye], axis=1)
-        cams.append(Camera(c2w, focal, resolution, resolution))
-    return cams
-
-
-def camera_rays(cam: Camera) -> tuple[np.ndarray, np.ndarray]:
-    """Origins and unit directions ``(H * W, 3)`` of the pixel-centre rays, row-major."""
-    j, i = np.meshgrid(np.arange(cam.height), np.arange(cam.width), indexing="ij")
-    d = np.stack(
-        [
-            (i + 0.5 - cam.width / 2) / cam.focal,
-            (j + 0.5 - cam.height / 2) / cam.focal,
-            np.ones_like(i, np.float64),
-        ],
-        axis=-1,
-    ).reshape(-1, 3)
-    d = d @ cam.c2w[:, :3].T
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    o = np.broadcast_to(cam.position, d.shape).copy()
-    return o, np.ascontiguousarray(d)
-
-
-def ray_t_min(model: TensorfVM, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    """TensoRF's ``t_min``: ray entry into the aabb, clamped to ``[near, far]``."""
-    vec = np.where(dirs == 0, 1e-6, dirs)
-    rate_a = (model.aabb[1] - origins) / vec
-    rate_b = (model.aabb[0] - origins) / vec
-    return np.clip(np.minimum(rate_a, rate_b).max(axis=1), model.near, model.far)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,144 +156,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
-# -- shared per-sample kernels ---------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def locate_sample(o, d, t, lo, scale2, n, xh, cell):
-    """Normalise the point ``o + t d`` into ``xh``; its cell into ``cell``; False outside."""
-    for a in range(3):
-        x = o[a] + t * d[a]
-        v = (x - lo[a]) * scale2[a] - 1.0
-        if v < -1.0 or v > 1.0:
-            return False
-        xh[a] = v
-        u = (v + 1.0) * 0.5 * (n - 1)
-        i = math.floor(u)
-        cell[a] = min(i, n - 2)
-    return True
-
-
-@numba.njit(cache=True)
-def _plane_read(planes, m, r, i0, i1, w00, w01, w10, w11):
-    return (
-        w00 * planes[m, r, i1, i0]
-        + w01 * planes[m, r, i1, i0 + 1]
-        + w10 * planes[m, r, i1 + 1, i0]
-        + w11 * planes[m, r, i1 + 1, i0 + 1]
-    )
-
-
-@numba.njit(cache=True)
-def _weights(xh, n, mat, vec, m, iw):
-    """Cell indices (i0, i1, i2) into ``iw[:3]`` and weights into ``iw[3:]``."""
-    u0 = (xh[mat[m, 0]] + 1.0) * 0.5 * (n - 1)
-    u1 = (xh[mat[m, 1]] + 1.0) * 0.5 * (n - 1)
-    u2 = (xh[vec[m]] + 1.0) * 0.5 * (n - 1)
-    i0 = min(max(math.floor(u0), 0), n - 2)
-    i1 = min(max(math.floor(u1), 0), n - 2)
-    i2 = min(max(math.floor(u2), 0), n - 2)
-    iw[0] = i0
-    iw[1] = i1
-    iw[2] = i2
-    iw[3] = u0 - i0
-    iw[4] = u1 - i1
-    iw[5] = u2 - i2
-
-
-@numba.njit(cache=True)
-def sample_features(planes, lines, xh, mat, vec, touched, kind, iw, out):
-    """Mode-major ``plane * line`` products at ``xh`` into ``out``; marks touched rows."""
-    n = planes.shape[-1]
-    rc = planes.shape[1]
-    acc = 0.0
-    for m in range(3):
-        _weights(xh, n, mat, vec, m, iw)
-        i0 = int(iw[0])
-        i1 = int(iw[1])
-        i2 = int(iw[2])
-        f0 = iw[3]
-        f1 = iw[4]
-        f2 = iw[5]
-        touched[kind, m, i1] = True
-        touched[kind, m, i1 + 1] = True
-        w00 = (1.0 - f0) * (1.0 - f1)
-        w01 = f0 * (1.0 - f1)
-        w10 = (1.0 - f0) * f1
-        w11 = f0 * f1
-        for r in range(rc):
-            p = _plane_read(planes, m, r, i0, i1, w00, w01, w10, w11)
-            li = (1.0 - f2) * lines[m, r, i2] + f2 * lines[m, r, i2 + 1]
-            v = p * li
-            if out.size:
-                out[m * rc + r] = v
-            acc += v
-    return acc
-
-
-@numba.njit(cache=True)
-def _shade(
-    k,
-    n_samples,
-    step,
-    xh,
-    dplanes,
-    dlines,
-    aplanes,
-    alines,
-    basis,
-    shift,
-    dscale,
-    mat,
-    vec,
-    sh,
-    touched,
-    iw,
-    feat,
-    state,
-    counts,
-):
-    """Density, compositing and (weight > 1e-4) appearance of one valid sample.
-
-    ``state`` = ``[T, r, g, b, acc]`` of the pixel; ``counts[0]`` density evaluations,
-    ``counts[1]`` appearance evaluations.
-    """
-    empty = feat[:0]
-    sigma_feat = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
-    x = sigma_feat + shift
-    sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
-    dist = step if k < n_samples - 1 else 0.0
-    alpha = 1.0 - math.exp(-sigma * dist * dscale)
-    t = state[0]
-    w = alpha * t
-    counts[0] += 1
-    if w > _WEIGHT_THRESHOLD:
-        counts[1] += 1
-        sample_features(aplanes, alines, xh, mat, vec, touched, 1, iw, feat)
-        for c in range(3):
-            s = 0.0
-            for kk in range(9):
-                a = 0.0
-                j = 9 * c + kk
-                for i in range(feat.size):
-                    a += feat[i] * basis[i, j]
-                s += sh[kk] * a
-            rgb = s + 0.5
-            if rgb < 0.0:
-                rgb = 0.0
-            state[1 + c] += w * rgb
-    state[4] += w
-    state[0] = t * (1.0 - alpha + 1e-10)
-
-
-@numba.njit(cache=True)
-def _finish(state, image, pix):
-    bg = 1.0 - state[4]
-    for c in range(3):
-        v = state[1 + c] + bg
-        image[pix, c] = min(max(v, 0.0), 1.0)
-
-
 # -- uniform ---------------------------------------------------------------------------------
 
 
@@ -436,7 +214,7 @@ def _render_uniform(
                 if not cubes[cell[0], cell[1], cell[2]]:
                     cnt[3] += 1
                     continue
-                _shade(
+                shade_sample(
                     k,
                     n_samples,
                     step,
@@ -457,7 +235,7 @@ def _render_uniform(
                     state,
                     cnt,
                 )
-            _finish(state, image, pix)
+            finish_pixel(state, image, pix)
 
 
 # -- RT-NeRF ---------------------------------------------------------------------------------
@@ -620,7 +398,7 @@ def _render_rtnerf(
                             cnt[4] += 1
                             continue
                         _sh2_one(d[pix, 0], d[pix, 1], d[pix, 2], sh)
-                        _shade(
+                        shade_sample(
                             k,
                             n_samples,
                             step,
@@ -643,7 +421,7 @@ def _render_rtnerf(
                         )
         for py in range(ty0, ty1 + 1):
             for px in range(tx0, tx1 + 1):
-                _finish(state_all[py * width + px], image, py * width + px)
+                finish_pixel(state_all[py * width + px], image, py * width + px)
 
 
 # -- public ----------------------------------------------------------------------------------
