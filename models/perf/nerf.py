@@ -1,4 +1,10 @@
-"""Frame time of NeRF rendering on the accelerator: the lookup engine plus a MAC array.
+"""Frame time of NeRF rendering on the accelerator: lookup engine or sparse-embedding datapath.
+
+**The sparse-embedding datapath** (:class:`DatapathParams`, :func:`lookup_stage`,
+:func:`datapath_frame`; issue 15) reads the texel-layout planes
+(:mod:`rtnerf.workloads.nerf.texel`) from a banked on-chip buffer through ``lanes`` decode
+lanes, one 2 x 2 quad per lane per cycle, then a MAC array; :func:`datapath_frame` states every
+stage's cycles. The rest of this docstring is the older lookup-engine frame (:func:`frame`).
 
 The lookup engine (:func:`rtnerf.models.perf.engine.estimate`) interpolates the factor planes
 (one ELEMENT bag per sample, plane and component; :mod:`rtnerf.workloads.nerf.accel`). What
@@ -28,10 +34,27 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numba
+import numpy as np
+
 from ...params.base import check_choice, check_int
 from .engine import PerfResult
 
-__all__ = ["DECODERS", "FramePerf", "MacArrayParams", "frame", "macs_per_sample"]
+__all__ = [
+    "DECODERS",
+    "DRAM_CLASSES",
+    "BankMap",
+    "DatapathFrame",
+    "DatapathParams",
+    "FramePerf",
+    "LookupResult",
+    "MacArrayParams",
+    "datapath_frame",
+    "frame",
+    "lookup_stage",
+    "macs_per_sample",
+    "touched_bytes",
+]
 
 #: Appearance decoders: TensoRF's SH renderer (degree 2) or its MLP_Fea.
 DECODERS = ("sh", "mlp")
@@ -53,6 +76,10 @@ class MacArrayParams:
         The MLP's hidden width (TensoRF ``featureC``: 128).
     fea_pe, view_pe : int
         The MLP's positional-encoding frequencies of the features and view direction (2, 2).
+    bilinear : bool
+        Whether the array also interpolates the plane values (4 MACs per plane component), as
+        in the texel datapath, whose lanes only decode; the lookup engine's units interpolate
+        (``False``).
     """
 
     macs_per_cycle: int = 256
@@ -61,6 +88,7 @@ class MacArrayParams:
     hidden: int = 128
     fea_pe: int = 2
     view_pe: int = 2
+    bilinear: bool = False
 
     def __post_init__(self) -> None:
         check_int("macs_per_cycle", self.macs_per_cycle, minimum=1)
@@ -69,6 +97,8 @@ class MacArrayParams:
         check_int("hidden", self.hidden, minimum=1)
         check_int("fea_pe", self.fea_pe, minimum=0)
         check_int("view_pe", self.view_pe, minimum=0)
+        if not isinstance(self.bilinear, bool):
+            raise TypeError(f"`bilinear` must be a bool, not {self.bilinear!r}")
         if self.decoder == "sh" and self.app_dim != 27:
             raise ValueError(f"the SH decoder needs `app_dim` 27 (3 x 9 bases), not {self.app_dim}")
 
@@ -82,8 +112,9 @@ def macs_per_sample(
     """
     check_int("density_components", density_components, minimum=1)
     check_int("app_components", app_components, minimum=1)
-    density = 3 * density_components * 3 + 3
-    features = 3 * app_components * 3
+    per = 7 if params.bilinear else 3  # (bilinear 4 +) line 2 + product 1 per plane component
+    density = 3 * density_components * per + 3
+    features = 3 * app_components * per
     basis = 3 * app_components * params.app_dim
     if params.decoder == "sh":
         decoder = params.app_dim
@@ -230,4 +261,564 @@ def frame(
         clock_hz=float(clock_hz),
         dram_bytes_per_cycle=lookup.dram_bytes_per_cycle,
         bottleneck=lookup.bottleneck,
+    )
+
+
+# -- the sparse-embedding datapath (texel rows, banked on-chip buffer, decode lanes) -----------
+
+#: DRAM classes: name -> peak bytes per second of the channel (``x64``: 8 bytes per transfer).
+DRAM_CLASSES = {
+    "ddr4-2000x64": 16.0e9,
+    "lpddr4-3200x64": 25.6e9,
+    "lpddr5-6400x64": 51.2e9,
+    "hbm2e-3200x1024": 409.6e9,
+}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatapathParams:
+    """The sparse-embedding datapath of issue 15 (see :func:`datapath_frame` for the cycles).
+
+    Parameters
+    ----------
+    lanes : int
+        Decode lanes; each accepts one 2 x 2 quad (four texel rows, one per parity class) per
+        cycle when its rows fit one bank word each.
+    banks : int
+        Payload banks of the sparse embedding buffer, a multiple of 4: ``banks / 4`` per parity
+        class. The directory array has as many banks, organised the same way.
+    bank_width : int
+        Bits per bank word (one read per bank per cycle), a multiple of the images' word.
+    sram_bytes : int
+        Capacity of the sparse embedding buffer: a model whose plane images plus lines exceed it
+        is streamed (:mod:`rtnerf.workloads.nerf.stream`).
+    macs_per_cycle : int
+        The MAC array after the lanes (interpolation, features, basis, decoder, compositing).
+    samples_per_cycle : int or None
+        Samples the front end (cube geometry: one slab test or one candidate sample) and the
+        compositor each handle per cycle; ``None``: one per lane.
+    clock_hz : float
+        The clock of the whole datapath.
+    dram : str
+        A :data:`DRAM_CLASSES` name.
+    decoder : str
+        The appearance decoder of the MAC array (``sh`` or ``mlp``).
+    """
+
+    lanes: int = 4
+    banks: int = 16
+    bank_width: int = 256
+    sram_bytes: int = 2 * 2**20
+    macs_per_cycle: int = 512
+    samples_per_cycle: int | None = None
+    clock_hz: float = 1e9
+    dram: str = "lpddr4-3200x64"
+    decoder: str = "sh"
+
+    def __post_init__(self) -> None:
+        check_int("lanes", self.lanes, minimum=1, maximum=256)
+        check_int("banks", self.banks, minimum=4, maximum=4096)
+        if self.banks % 4:
+            raise ValueError(
+                f"`banks` must be a multiple of 4 (one set per class), not {self.banks}"
+            )
+        check_int("bank_width", self.bank_width, minimum=32, maximum=4096, power_of_two=True)
+        check_int("sram_bytes", self.sram_bytes, minimum=0)
+        check_int("macs_per_cycle", self.macs_per_cycle, minimum=1)
+        if self.samples_per_cycle is not None:
+            check_int("samples_per_cycle", self.samples_per_cycle, minimum=1)
+        if not (isinstance(self.clock_hz, int | float) and math.isfinite(self.clock_hz)):
+            raise ValueError(f"`clock_hz` must be a finite positive number, not {self.clock_hz!r}")
+        if self.clock_hz <= 0:
+            raise ValueError(f"`clock_hz` must be a finite positive number, not {self.clock_hz!r}")
+        check_choice("dram", self.dram, tuple(DRAM_CLASSES))
+        check_choice("decoder", self.decoder, DECODERS)
+
+    @property
+    def sample_rate(self) -> int:
+        """Samples per cycle of the front end and of the compositor."""
+        return self.lanes if self.samples_per_cycle is None else self.samples_per_cycle
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """The DRAM class's peak bytes per datapath cycle."""
+        return DRAM_CLASSES[self.dram] / self.clock_hz
+
+    @property
+    def mac(self) -> MacArrayParams:
+        """The MAC array, with the bilinear interpolation in it (the lanes only decode)."""
+        return MacArrayParams(macs_per_cycle=self.macs_per_cycle, decoder=self.decoder,
+                              bilinear=True)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BankMap:
+    """Where each texel row lives, on chip (banks) and in DRAM (bursts).
+
+    Rows are numbered per (table ``t``, class ``c``) image as in
+    :mod:`rtnerf.workloads.nerf.texel`: row ``g W_c H_c + (i1 >> 1) W_c + (i0 >> 1)``; the flat
+    arrays are indexed by ``base[t, c] + row``.
+
+    Attributes
+    ----------
+    banks, bank_width : int
+        The buffer's banks (``banks / 4`` per class) and their word width in bits.
+    base : numpy.ndarray
+        ``int64`` ``(T, 4)``: first flat index of each image's rows.
+    dir_word : numpy.ndarray
+        ``int64`` per row: the bank word of its directory entry in the class's directory array
+        (bank ``dir_word % (banks / 4)``).
+    pay_first, pay_last : numpy.ndarray
+        ``int64`` per row: the first and last bank words of its payload in the class's payload
+        array (``-1, -2`` for an EMPTY row: nothing to read).
+    dram_dir, dram_first, dram_last : numpy.ndarray
+        ``int64`` per row: the DRAM burst of its directory entry, and the first and last bursts
+        of its payload (``-1, -2`` when empty), with the images laid out one after another in
+        DRAM, each starting on a burst.
+    dram_bursts : int
+        Bursts of all images.
+    burst_bytes : int
+        Bytes per DRAM burst.
+    class_shape : numpy.ndarray
+        ``int64`` ``(4, 2)``: ``(W_c, H_c)`` per class.
+    groups : numpy.ndarray
+        ``int64`` ``(T,)``: rows per texel of each table.
+    resolution : int
+        ``N``: plane cells ``(i0, i1)`` are in ``[0, N - 2]``.
+    """
+
+    banks: int
+    bank_width: int
+    base: np.ndarray
+    dir_word: np.ndarray
+    pay_first: np.ndarray
+    pay_last: np.ndarray
+    dram_dir: np.ndarray
+    dram_first: np.ndarray
+    dram_last: np.ndarray
+    dram_bursts: int
+    burst_bytes: int
+    class_shape: np.ndarray
+    groups: np.ndarray
+    resolution: int
+
+
+@numba.njit(cache=True)
+def _unique_load(words, n, banks, load):
+    """Distinct words of ``words[:n]`` (sorted in place) per bank into ``load``; the max load."""
+    # Insertion sort: a group holds a few words per class.
+    for i in range(1, n):
+        x = words[i]
+        j = i - 1
+        while j >= 0 and words[j] > x:
+            words[j + 1] = words[j]
+            j -= 1
+        words[j + 1] = x
+    worst = 0
+    distinct = 0
+    for i in range(n):
+        if i == 0 or words[i] != words[i - 1]:
+            b = words[i] % banks
+            load[b] += 1
+            distinct += 1
+            if load[b] > worst:
+                worst = load[b]
+    # Reset only the banks touched (cheaper than clearing all of them).
+    for i in range(n):
+        load[words[i] % banks] = 0
+    return worst, distinct
+
+
+@numba.njit(cache=True)
+def _flush(n_quads, dirs, pays, n_pay, lane_max, kpc, load, out):
+    """Cycles of one lockstep issue group (see :func:`datapath_frame`); updates ``out``."""
+    cycles = max(lane_max, 1)
+    for c in range(4):
+        w, dd = _unique_load(dirs[c], n_quads, kpc, load)
+        cycles = max(cycles, w)
+        out[4] += dd
+        out[6] += n_quads - dd
+        w, dp = _unique_load(pays[c], n_pay[c], kpc, load)
+        cycles = max(cycles, w)
+        out[5] += dp
+        out[6] += n_pay[c] - dp
+    out[0] += cycles
+    out[1] += cycles - max(lane_max, 1)
+    out[3] += 1
+    return cycles
+
+
+@numba.njit(cache=True)
+def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, dram_first,
+              dram_last, burst_bytes, class_shape, groups, lanes, kpc, max_span, stamp,
+              visit_cycles, visit_bytes, simulate, out):  # fmt: skip
+    """The lookup stage over a frame's samples in order; see :func:`datapath_frame`.
+
+    Without ``simulate`` only the DRAM bursts per visit are counted (no issue groups).
+
+    ``out``: [cycles, conflict cycles, quads, groups, directory reads, payload word reads,
+    merged reads, row reads, empty rows, DRAM bytes].
+    """
+    n_tables = groups.size
+    half = n_tables // 2
+    dirs = np.empty((4, lanes), np.int64)
+    pays = np.empty((4, lanes * max_span), np.int64)
+    n_pay = np.zeros(4, np.int64)
+    load = np.zeros(kpc, np.int64)
+    slot = 0
+    lane_max = 0
+    for s in range(cells.shape[0]):
+        v = visit[s]
+        for kind in range(2):
+            if kind == 1 and not app[s]:
+                break
+            for m in range(3):
+                t = kind * half + m
+                i0 = cells[s, m, 0]
+                i1 = cells[s, m, 1]
+                for g in range(groups[t]):
+                    for c in range(4):
+                        a = c & 1
+                        b = c >> 1
+                        x = i0 + ((i0 ^ a) & 1)
+                        y = i1 + ((i1 ^ b) & 1)
+                        w = class_shape[c, 0]
+                        h = class_shape[c, 1]
+                        idx = base[t, c] + g * w * h + (y >> 1) * w + (x >> 1)
+                        if v >= 0:
+                            bl = dram_dir[idx]
+                            if stamp[bl] != v:
+                                stamp[bl] = v
+                                visit_bytes[v] += burst_bytes
+                            for bb in range(dram_first[idx], dram_last[idx] + 1):
+                                if stamp[bb] != v:
+                                    stamp[bb] = v
+                                    visit_bytes[v] += burst_bytes
+                        if not simulate:
+                            continue
+                        dirs[c, slot] = dir_word[idx]
+                        f = pay_first[idx]
+                        span = pay_last[idx] - f + 1
+                        out[7] += 1
+                        if span <= 0:
+                            out[8] += 1
+                        for k in range(span):
+                            pays[c, n_pay[c]] = f + k
+                            n_pay[c] += 1
+                        if span > lane_max:
+                            lane_max = span
+                    if not simulate:
+                        continue
+                    out[2] += 1
+                    slot += 1
+                    if slot == lanes:
+                        cyc = _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+                        if v >= 0:
+                            visit_cycles[v] += cyc
+                        slot = 0
+                        lane_max = 0
+                        for c in range(4):
+                            n_pay[c] = 0
+        # A visit's last group is issued before the next visit's rows are touched.
+        if slot and simulate and v >= 0 and (s + 1 == cells.shape[0] or visit[s + 1] != v):
+            cyc = _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+            visit_cycles[v] += cyc
+            slot = 0
+            lane_max = 0
+            for c in range(4):
+                n_pay[c] = 0
+    if slot:
+        _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+    for v in range(visit_bytes.size):
+        out[9] += visit_bytes[v]
+
+
+@dataclasses.dataclass(frozen=True)
+class LookupResult:
+    """The lookup stage of a frame (see :func:`datapath_frame`).
+
+    Attributes
+    ----------
+    cycles : int
+        Cycles of all issue groups.
+    conflict_cycles : int
+        Cycles lost to bank conflicts: each group's cycles beyond its slowest lane's own.
+    quads, groups : int
+        Quads issued and lockstep issue groups.
+    row_reads, empty_rows : int
+        Texel rows read (4 per quad) and those that were EMPTY (directory only).
+    directory_reads, payload_reads : int
+        Distinct bank words read from the directory and payload arrays.
+    merged_reads : int
+        Requests served by another lane's read of the same bank word in the same group.
+    dram_bytes : int
+        Streaming only: bytes loaded over all visits (0 on chip).
+    visit_cycles, visit_bytes : numpy.ndarray
+        Streaming only: lookup cycles and DRAM bytes per visit (empty on chip).
+    """
+
+    cycles: int
+    conflict_cycles: int
+    quads: int
+    groups: int
+    row_reads: int
+    empty_rows: int
+    directory_reads: int
+    payload_reads: int
+    merged_reads: int
+    dram_bytes: int
+    visit_cycles: np.ndarray
+    visit_bytes: np.ndarray
+
+
+def lookup_stage(
+    cells: np.ndarray,
+    appearance: np.ndarray,
+    bank_map: BankMap,
+    lanes: int,
+    visit: np.ndarray | None = None,
+    *,
+    simulate: bool = True,
+) -> LookupResult:
+    """Run the lookup stage of :func:`datapath_frame` over samples in issue order.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        ``int64`` ``(S, 3, 2)``: per sample and plane ``m``, the quad's ``(i0, i1)`` (cell
+        indices clamped to ``[0, N - 2]``).
+    appearance : numpy.ndarray
+        bool ``(S,)``: the samples whose appearance planes are read.
+    bank_map : BankMap
+        Where the rows are.
+    lanes : int
+        Decode lanes.
+    visit : numpy.ndarray or None
+        Streaming: ``int64`` ``(S,)`` visit id per sample (non-decreasing, from 0); each
+        visit's touched bursts are loaded once. ``None``: on chip, no DRAM.
+
+    Returns
+    -------
+    LookupResult
+        The stage's counters.
+    """
+    cells = np.ascontiguousarray(cells, np.int64)
+    s = cells.shape[0]
+    if cells.shape != (s, 3, 2):
+        raise ValueError(f"`cells` must be of shape (S, 3, 2), not {cells.shape}")
+    app = np.ascontiguousarray(appearance, np.bool_)
+    if app.shape != (s,):
+        raise ValueError(f"`appearance` must be a bool array of shape ({s},), not {app.shape}")
+    check_int("lanes", lanes, minimum=1)
+    bm = bank_map
+    top = bm.resolution - 2
+    if s and (cells.min() < 0 or cells.max() > top):
+        raise ValueError(f"`cells` must be in [0, {top}], the planes' cells")
+    if visit is None:
+        v = np.full(s, -1, np.int64)
+        visits = 0
+    else:
+        v = np.ascontiguousarray(visit, np.int64)
+        if v.shape != (s,) or (s and (v[0] < 0 or (np.diff(v) < 0).any())):
+            raise ValueError("`visit` must be a non-decreasing int array of shape (S,) from 0")
+        visits = int(v[-1]) + 1 if s else 0
+    spans = bm.pay_last - bm.pay_first + 1
+    max_span = max(int(spans.max()), 1)
+    stamp = np.full(max(bm.dram_bursts, 1), -1, np.int64)
+    visit_cycles = np.zeros(visits, np.int64)
+    visit_bytes = np.zeros(visits, np.int64)
+    out = np.zeros(10, np.int64)
+    _datapath(cells, app, v, bm.base, bm.dir_word, bm.pay_first, bm.pay_last, bm.dram_dir,
+              bm.dram_first, bm.dram_last, bm.burst_bytes, bm.class_shape, bm.groups, lanes,
+              bm.banks // 4, max_span, stamp, visit_cycles, visit_bytes, simulate,
+              out)  # fmt: skip
+    return LookupResult(
+        cycles=int(out[0]),
+        conflict_cycles=int(out[1]),
+        quads=int(out[2]),
+        groups=int(out[3]),
+        row_reads=int(out[7]),
+        empty_rows=int(out[8]),
+        directory_reads=int(out[4]),
+        payload_reads=int(out[5]),
+        merged_reads=int(out[6]),
+        dram_bytes=int(out[9]),
+        visit_cycles=visit_cycles,
+        visit_bytes=visit_bytes,
+    )
+
+
+def touched_bytes(cells: np.ndarray, appearance: np.ndarray, bank_map: BankMap) -> int:
+    """The compressed touched-bytes lower bound: every DRAM burst the frame reads, once."""
+    s = np.asarray(cells).shape[0]
+    visit = np.zeros(s, np.int64)
+    return lookup_stage(cells, appearance, bank_map, 1, visit, simulate=False).dram_bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class DatapathFrame:
+    """One frame on the sparse-embedding datapath (see :func:`datapath_frame`).
+
+    Attributes
+    ----------
+    stages : dict of str to float
+        Cycles per stage: ``front_end``, ``lookup``, ``mac``, ``composite`` and, streaming,
+        ``stream`` (the double-buffered lookup-and-load schedule, replacing ``lookup``).
+    lookup : LookupResult
+        The lookup stage's counters.
+    macs : int
+        MACs of the frame.
+    samples, appearance_samples, front_end_work : int
+        The frame's density and appearance samples, and its front-end items.
+    streaming : bool
+        Whether the planes were streamed (not resident in the buffer).
+    dram_bytes : float
+        DRAM bytes of the frame (streaming loads; 0 when resident).
+    load_bytes : int
+        DRAM bytes of one fill of the buffer (the plane images and the lines), once per model.
+    params : DatapathParams
+        The design point.
+    """
+
+    stages: dict[str, float]
+    lookup: LookupResult
+    macs: int
+    samples: int
+    appearance_samples: int
+    front_end_work: int
+    streaming: bool
+    dram_bytes: float
+    load_bytes: int
+    params: DatapathParams
+
+    @property
+    def cycles(self) -> float:
+        """Cycles of the frame: the slowest stage (the stages are pipelined through FIFOs)."""
+        return max(self.stages.values())
+
+    @property
+    def bottleneck(self) -> str:
+        """The slowest stage."""
+        return max(self.stages, key=self.stages.get)
+
+    @property
+    def frames_per_s(self) -> float:
+        """Frames per second at the clock."""
+        return self.params.clock_hz / self.cycles if self.cycles else math.inf
+
+    @property
+    def load_seconds(self) -> float:
+        """Seconds to fill the buffer from DRAM (once per model)."""
+        return self.load_bytes / DRAM_CLASSES[self.params.dram]
+
+    def to_dict(self) -> dict:
+        """Flat numbers for a CSV row or ``summary.json``."""
+        lk = self.lookup
+        return {
+            "frames_per_s": self.frames_per_s,
+            "frame_cycles": self.cycles,
+            "bottleneck": self.bottleneck,
+            **{f"{k}_cycles": v for k, v in self.stages.items()},
+            "quads": lk.quads,
+            "conflict_cycles": lk.conflict_cycles,
+            "row_reads": lk.row_reads,
+            "empty_rows": lk.empty_rows,
+            "directory_reads": lk.directory_reads,
+            "payload_reads": lk.payload_reads,
+            "merged_reads": lk.merged_reads,
+            "macs": self.macs,
+            "samples": self.samples,
+            "appearance_samples": self.appearance_samples,
+            "front_end_work": self.front_end_work,
+            "streaming": self.streaming,
+            "dram_bytes_per_frame": self.dram_bytes,
+            "load_bytes": self.load_bytes,
+            "load_seconds": self.load_seconds,
+        }
+
+
+def datapath_frame(
+    lookup: LookupResult,
+    params: DatapathParams,
+    *,
+    samples: int,
+    appearance_samples: int,
+    front_end_work: int,
+    density_components: int,
+    app_components: int,
+    load_bytes: int,
+    streaming: bool = False,
+) -> DatapathFrame:
+    r"""Cycles of one frame on the sparse-embedding datapath.
+
+    **The stages** (each a pipeline, with FIFOs between them, so a frame takes the slowest
+    stage's cycles; fill and drain latencies, tens of cycles, are ignored):
+
+    1. **Front end** (``ceil(front_end_work / sample_rate)``): per cycle and lane, one cube-pixel
+       slab test or one candidate sample (cell test against the cube, for RT-NeRF; the
+       occupancy test of a lattice sample, for uniform marching).
+    2. **Lookup** (``lookup.cycles``, from :func:`lookup_stage`). The dispatcher cuts the stream
+       of quads -- per sample in issue order: the 3 density planes' quads (``groups`` each),
+       then, when its appearance is read, the 3 appearance planes' -- into **lockstep issue
+       groups** of ``lanes`` consecutive quads, quad ``j`` of a group to lane ``j``. A quad
+       reads one row per parity class ``c = 2 (i1 & 1) + (i0 & 1)``: its directory entry from
+       the class's directory array and its payload (``p`` bank words, 0 for EMPTY) from the
+       class's payload array. Each class has ``banks / 4`` directory banks and ``banks / 4``
+       payload banks, word ``w`` of either array in bank ``w % (banks / 4)``; a bank reads one
+       word per cycle; two lanes asking for the **same** word in the same group share one read
+       (broadcast). A lane has per class one directory port and one payload port of one bank
+       word per cycle; its decoder expands a row per class per cycle (BITMAP: prefix popcount
+       of the presence bits on the adder tree gives each value's slot; COO: each of the ``G``
+       outputs searches the row's coordinates; DENSE: pass-through; EMPTY: zeros), fully
+       pipelined. A group takes ``max(1, max p, max directory-bank load, max payload-bank
+       load)`` cycles, loads counted in distinct words; the cycles beyond ``max(1, max p)`` are
+       **conflict cycles**. The next group issues the cycle after (the lanes stall together).
+    3. **MAC array** (``ceil(MACs / macs_per_cycle)``, fully utilised): per density sample
+       ``21 R_sigma + 3`` (bilinear 4, line 2 and product 1 per plane component; compositing
+       3), per appearance sample another ``21 R_c + 3 R_c 27 + 27 + 4`` (SH; see
+       :func:`macs_per_sample` with ``bilinear``).
+    4. **Compositor** (``ceil(samples / sample_rate)``): one sample's ``alpha``, ``T`` and
+       colour accumulation per cycle per lane; the sample generator stops a ray once its
+       ``T <= 1e-4`` (early termination; samples already in flight are assumed not issued).
+
+    **Streaming** (``streaming``; the planes do not fit ``sram_bytes``): the samples are
+    issued visit by visit (:mod:`rtnerf.workloads.nerf.stream`), each visit's rows loaded from
+    DRAM into a double-buffered tile buffer before its quads issue; the lookup stage becomes
+    ``stream = load_0 + sum_v max(lookup_v, load_{v+1})`` with ``load_v = bytes_v /
+    dram_bytes_per_cycle``, in place of ``lookup``.
+    """
+    if not isinstance(params, DatapathParams):
+        raise TypeError(f"`params` must be DatapathParams, not {type(params).__name__}")
+    check_int("samples", samples, minimum=0)
+    check_int("appearance_samples", appearance_samples, minimum=0, maximum=samples)
+    check_int("front_end_work", front_end_work, minimum=0)
+    rate = params.sample_rate
+    dens, app = macs_per_sample(density_components, app_components, params.mac)
+    macs = samples * dens + appearance_samples * app
+    stages: dict[str, float] = {
+        "front_end": float(-(-front_end_work // rate)),
+        "lookup": float(lookup.cycles),
+        "mac": float(-(-macs // params.macs_per_cycle)),
+        "composite": float(-(-samples // rate)),
+    }
+    dram = 0.0
+    if streaming:
+        loads = lookup.visit_bytes / params.dram_bytes_per_cycle
+        work = lookup.visit_cycles.astype(np.float64)
+        nxt = np.append(loads[1:], 0.0)
+        stream = (loads[0] if loads.size else 0.0) + float(np.maximum(work, nxt).sum())
+        del stages["lookup"]
+        stages["stream"] = stream
+        dram = float(lookup.dram_bytes)
+    return DatapathFrame(
+        stages=stages,
+        lookup=lookup,
+        macs=macs,
+        samples=samples,
+        appearance_samples=appearance_samples,
+        front_end_work=front_end_work,
+        streaming=streaming,
+        dram_bytes=dram,
+        load_bytes=int(load_bytes),
+        params=params,
     )

@@ -1,7 +1,8 @@
 """Naive per-sample NeRF compute with a MAC counter: the reference for the MAC-array model.
 
 One sample's work after the embedding lookups, written as loops that count every
-multiply-accumulate (the plane values come from the lookup engine and cost nothing here).
+multiply-accumulate (the plane values come from the lookup engine and cost nothing here, or,
+with ``bilinear``, are interpolated from four texels here).
 """
 
 import numpy as np
@@ -18,14 +19,27 @@ class Counter:
         return acc + a * b
 
 
-def sample_macs(rs, rc, appearance, decoder="sh", app_dim=27, hidden=128, fea_pe=2, view_pe=2):
+def _plane(c, rng, bilinear):
+    """A plane value: from the lookup engine (free), or interpolated from 4 texels here."""
+    if not bilinear:
+        return rng.random()
+    texels, weights = rng.random(4), rng.random(4)
+    acc = 0.0
+    for v, w in zip(texels, weights, strict=True):
+        acc = c.mac(acc, w, v)
+    return acc
+
+
+def sample_macs(rs, rc, appearance, decoder="sh", app_dim=27, hidden=128, fea_pe=2, view_pe=2,
+                bilinear=False):  # fmt: skip
     """MACs of one sample by evaluating it with counted loops on random values."""
     rng = np.random.default_rng(0)
     c = Counter()
     sigma = 0.0
     for _m in range(3):
         for _r in range(rs):
-            lo, hi, f, plane = rng.random(4)
+            plane = _plane(c, rng, bilinear)
+            lo, hi, f = rng.random(3)
             line = c.mac(c.mac(0.0, 1.0 - f, lo), f, hi)  # linear interpolation, on-chip line
             sigma = c.mac(sigma, plane, line)
     sd = c.mac(0.0, sigma, 0.01)  # sigma * delta
@@ -38,7 +52,8 @@ def sample_macs(rs, rc, appearance, decoder="sh", app_dim=27, hidden=128, fea_pe
     feat = []
     for _m in range(3):
         for _r in range(rc):
-            lo, hi, f, plane = rng.random(4)
+            plane = _plane(c, rng, bilinear)
+            lo, hi, f = rng.random(3)
             line = c.mac(c.mac(0.0, 1.0 - f, lo), f, hi)
             feat.append(c.mac(0.0, plane, line))
     basis = rng.random((len(feat), app_dim))

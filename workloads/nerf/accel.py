@@ -318,50 +318,62 @@ def sample_rays(
 # -- the samples of a frame ------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _march(o, d, tmin, pixels, lo, scale2, n, cubes, n_samples, step, dplanes, dlines, shift,
-           dscale, mat, vec, t_skip, fill, offsets, counts, out_k, out_xh, out_cell, out_app,
-           out_live):  # fmt: skip
+           dscale, mat, vec, t_skip, fill, stop, offsets, counts, out_k, out_xh, out_cell,
+           out_app, out_live):  # fmt: skip
     """The valid samples of each pixel's ray (``counts``; with ``fill`` also their data).
 
     The same validity test and density arithmetic as the renderers (``shading.locate_sample``,
     ``shading.sample_features``): a sample is valid inside the aabb in a non-zero cube; ``out_app``
     when its weight ``T alpha > 1e-4``, ``out_live`` when ``T > t_skip`` before it (RT-NeRF
-    evaluates it).
+    evaluates it). With ``stop`` a ray ends at its first sample that is not live (both passes
+    then compute the density), so only RT-NeRF's samples are counted and filled. Parallel over
+    chunks of pixels; each pixel writes only its own slots.
     """
-    xh = np.empty(3)
-    cell = np.empty(3, np.int64)
-    iw = np.empty(6)
-    touched = np.zeros((2, 3, n), np.bool_)
-    empty = np.empty(0)
-    for q in range(pixels.size):
-        pix = pixels[q]
-        t_ray = 1.0
-        c = 0
-        started = False
-        for k in range(n_samples):
-            t = tmin[pix] + k * step
-            if not locate_sample(o[pix], d[pix], t, lo, scale2, n, xh, cell):
-                if started:
+    chunk = 256
+    chunks = (pixels.size + chunk - 1) // chunk
+    density = fill or stop
+    for ch in numba.prange(chunks):
+        xh = np.empty(3)
+        cell = np.empty(3, np.int64)
+        iw = np.empty(6)
+        # Touched rows are not needed here; a private scratch keeps the threads apart.
+        touched = np.zeros((2, 3, n), np.bool_)
+        empty = np.empty(0)
+        for q in range(ch * chunk, min((ch + 1) * chunk, pixels.size)):
+            pix = pixels[q]
+            t_ray = 1.0
+            c = 0
+            started = False
+            for k in range(n_samples):
+                t = tmin[pix] + k * step
+                if not locate_sample(o[pix], d[pix], t, lo, scale2, n, xh, cell):
+                    if started:
+                        break
+                    continue
+                started = True
+                if not cubes[cell[0], cell[1], cell[2]]:
+                    continue
+                live = t_ray > t_skip
+                if stop and not live:
                     break
-                continue
-            started = True
-            if not cubes[cell[0], cell[1], cell[2]]:
-                continue
-            if fill:
-                e = offsets[q] + c
-                out_k[e] = k
-                out_xh[e] = xh
-                out_cell[e] = cell
-                out_live[e] = t_ray > t_skip
-                x = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty) + shift
-                sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
-                dist = step if k < n_samples - 1 else 0.0
-                alpha = 1.0 - math.exp(-sigma * dist * dscale)
-                out_app[e] = alpha * t_ray > ALPHA_THRESHOLD
-                t_ray = t_ray * (1.0 - alpha + 1e-10)
-            c += 1
-        counts[q] = c
+                if density:
+                    x = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
+                    x += shift
+                    sigma = x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+                    dist = step if k < n_samples - 1 else 0.0
+                    alpha = 1.0 - math.exp(-sigma * dist * dscale)
+                    if fill:
+                        e = offsets[q] + c
+                        out_k[e] = k
+                        out_xh[e] = xh
+                        out_cell[e] = cell
+                        out_live[e] = live
+                        out_app[e] = alpha * t_ray > ALPHA_THRESHOLD
+                    t_ray = t_ray * (1.0 - alpha + 1e-10)
+                c += 1
+            counts[q] = c
 
 
 def _march_args(model: TensorfVM, cam: Camera) -> tuple:
@@ -386,8 +398,8 @@ def _march_args(model: TensorfVM, cam: Camera) -> tuple:
     )
 
 
-def _run_march(args: tuple, pixels: np.ndarray, t_skip: float, fill: bool):
-    """Per-pixel valid-sample counts, then (``fill``) the samples' data."""
+def _run_march(args: tuple, pixels: np.ndarray, t_skip: float, fill: bool, stop: bool = False):
+    """Per-pixel valid-sample counts, then (``fill``) the samples' data (``stop``: live only)."""
     o, d, tmin, *rest = args
 
     def run(flag, offsets, counts, size):
@@ -398,7 +410,7 @@ def _run_march(args: tuple, pixels: np.ndarray, t_skip: float, fill: bool):
             np.zeros(size, np.bool_),
             np.zeros(size, np.bool_),
         )
-        _march(o, d, tmin, pixels, *rest, float(t_skip), flag, offsets, counts, *out)
+        _march(o, d, tmin, pixels, *rest, float(t_skip), flag, stop, offsets, counts, *out)
         return out
 
     counts = np.zeros(pixels.size, np.int64)
@@ -478,11 +490,11 @@ def frame_samples(
     pixels = np.unique(np.asarray(pixels, np.int64))
     if pixels.size and (pixels[0] < 0 or pixels[-1] >= cam.width * cam.height):
         raise ValueError(f"`pixels` must be in [0, {cam.width * cam.height})")
-    counts, (k, xh, cell, app, live) = _run_march(_march_args(model, cam), pixels, t_skip, True)
+    rtnerf = pipeline == "rtnerf"
+    args = _march_args(model, cam)
+    counts, (_, xh, cell, app, _) = _run_march(args, pixels, t_skip, True, stop=rtnerf)
     ray = np.repeat(pixels, counts)
-    if pipeline == "rtnerf":
-        keep = live
-        ray, k, xh, cell, app = ray[keep], k[keep], xh[keep], cell[keep], app[keep]
+    if rtnerf:
         cs = model.cell_size
         cam_cell = np.floor((cam.position - model.aabb[0]) / cs).astype(np.int64)
         shell = np.abs(cell - cam_cell).sum(axis=1)
@@ -491,6 +503,11 @@ def frame_samples(
         py, px = ray // cam.width, ray % cam.width
         tiles_x = -(-cam.width // tile)
         tile_id = (py // tile) * tiles_x + px // tile
-        order = np.lexsort((k, ray, cube, shell, tile_id))
+        # The march emits samples by ray, then front to back, so a stable sort on (tile, shell,
+        # cube) keeps (ray, k) order within a cube: the renderer's order.
+        lo = int(shell.min(initial=0))
+        span = int(shell.max(initial=0)) - lo + 1
+        key = (tile_id * span + (shell - lo)) * m**3 + cube
+        order = np.argsort(key, kind="stable")
         ray, xh, app = ray[order], xh[order], app[order]
     return FrameSamples(points=xh, appearance=app, ray=ray, pipeline=pipeline)

@@ -1,0 +1,93 @@
+"""Naive lookup stage of the sparse-embedding datapath: the reference for the numba model.
+
+Written from the stated behaviour (``rtnerf.models.perf.nerf.datapath_frame``) with Python
+sets and loops, reading the rows' positions straight from each texel image's directory (not
+from the model's bank map).
+"""
+
+
+def _positions(store, bank_width):
+    """Per (table, class): per row, (directory bank word, payload bank words, DRAM bursts)."""
+    out = {}
+    dram = 0
+    for c in range(4):
+        dir_base = pay_base = 0
+        for t, ims in enumerate(store.images):
+            im = ims[c]
+            lay = im.layout
+            ww = lay.word_width
+            per = bank_width // ww
+            burst = im.params.burst_bytes
+            formats, nnz, offsets = im.directory()
+            rows = []
+            for r in range(lay.rows):
+                vw, cw = lay.value_width, lay.coord_width
+                bits = {0: 0, 1: lay.columns * vw, 2: lay.columns + nnz[r] * vw,
+                        3: nnz[r] * (cw + vw)}[int(formats[r])]  # fmt: skip
+                words = -(-bits // ww)
+                dword = dir_base + (r * lay.entry_width // ww) // per
+                first = int(offsets[r]) - lay.payload_base
+                pwords = {pay_base + (first + k) // per for k in range(words)}
+                bursts = {(dram + r * lay.entry_width // 8) // burst}
+                for k in range(words):
+                    bursts.add((dram + (int(offsets[r]) + k) * ww // 8) // burst)
+                rows.append((dword, pwords, bursts))
+            out[t, c] = rows
+            dir_base += -(-lay.payload_base // per)
+            pay_base += -(-(im.n_words - lay.payload_base) // per)
+            dram += -(-im.nbytes // burst) * burst
+    return out
+
+
+def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
+    """Counters of the lookup stage: cycles, conflict cycles, quads, groups, DRAM bytes."""
+    pos = _positions(store, bank_width)
+    kpc = banks // 4
+    n = store.resolution
+    half = len(store.images) // 2
+    quads = []  # (visit, [(t, c, row)] * 4)
+    for s in range(len(cells)):
+        for kind in (0, 1) if appearance[s] else (0,):
+            for m in range(3):
+                t = kind * half + m
+                i0, i1 = (int(x) for x in cells[s][m])
+                for g in range(store.groups[t]):
+                    rows = []
+                    for x, y in ((i0, i1), (i0 + 1, i1), (i0, i1 + 1), (i0 + 1, i1 + 1)):
+                        c = 2 * (y % 2) + x % 2
+                        w = (n - (c & 1) + 1) // 2
+                        h = (n - (c >> 1) + 1) // 2
+                        rows.append((t, c, g * w * h + (y // 2) * w + x // 2))
+                    quads.append((-1 if visit is None else int(visit[s]), rows))
+    cycles = conflicts = groups = 0
+    i = 0
+    while i < len(quads):
+        # A group: up to `lanes` quads of one visit.
+        j = i
+        while j < len(quads) and j - i < lanes and quads[j][0] == quads[i][0]:
+            j += 1
+        lane = 1
+        dir_load, pay_load = {}, {}
+        for _, rows in quads[i:j]:
+            for t, c, r in rows:
+                dword, pwords, _ = pos[t, c][r]
+                lane = max(lane, len(pwords))
+                dir_load.setdefault((c, dword % kpc), set()).add(dword)
+                for p in pwords:
+                    pay_load.setdefault((c, p % kpc), set()).add(p)
+        loads = [len(v) for v in (*dir_load.values(), *pay_load.values())]
+        cyc = max(lane, *loads)
+        cycles += cyc
+        conflicts += cyc - lane
+        groups += 1
+        i = j
+    dram = 0
+    if visit is not None:
+        seen = {}
+        for v, rows in quads:
+            for t, c, r in rows:
+                seen.setdefault(v, set()).update(pos[t, c][r][2])
+        burst = store.images[0][0].params.burst_bytes
+        dram = burst * sum(len(b) for b in seen.values())
+    return {"cycles": cycles, "conflicts": conflicts, "quads": len(quads), "groups": groups,
+            "dram_bytes": dram}  # fmt: skip

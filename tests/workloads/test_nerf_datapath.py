@@ -1,0 +1,185 @@
+"""Texel storage, the datapath's lookup stage against a naive count, streaming visits, frames."""
+
+import re
+
+import numpy as np
+import pytest
+
+from rtnerf.models.perf.nerf import (
+    DatapathParams,
+    MacArrayParams,
+    datapath_frame,
+    lookup_stage,
+    macs_per_sample,
+    touched_bytes,
+)
+from rtnerf.workloads.nerf import accel, datapath, stream, texel
+from rtnerf.workloads.nerf.fit import fit_volume
+from rtnerf.workloads.nerf.render import orbit_cameras, render
+from rtnerf.workloads.nerf.storage import encode_model
+from rtnerf.workloads.nerf.volume import load_scene
+from tests.naive import nerf_datapath as naive
+from tests.naive.nerf import sample_macs
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The generated test scene, refitted sparse (N = 15: odd, so the classes differ in size)."""
+    return fit_volume(load_scene("test", 15), 4, 6, sweeps=5, color_sweeps=2, plane_density=0.3)
+
+
+@pytest.fixture(scope="module")
+def frame(model):
+    cam = orbit_cameras(3, 20)[1]
+    q = datapath.quantized(model)
+    return cam, accel.frame_samples(q, cam, "rtnerf")
+
+
+@pytest.mark.parametrize("group", [None, 4, 5])
+def test_texel_images_hold_the_component_layouts_integers(model, group):
+    for storage in ("hybrid", "dense"):
+        st = texel.encode_texels(model, storage, group=group)
+        comp = encode_model(model, storage, texel.TEXEL_ENCODING)
+        for t, name in enumerate(["density_plane0", "density_plane1", "density_plane2",
+                                  "app_plane0", "app_plane1", "app_plane2"]):  # fmt: skip
+            r = comp.quantized[name].values.shape[0] // 15
+            got = st.values(t)
+            np.testing.assert_array_equal(got[:r].reshape(-1, 15), comp.quantized[name].values)
+            assert not got[r:].any()  # the last group's padding
+            assert st.scales[t] == comp.quantized[name].scale
+    hybrid = texel.encode_texels(model, "hybrid", group=group)
+    assert hybrid.nbytes < texel.encode_texels(model, "dense", group=group).nbytes
+    assert hybrid.sram_bytes == hybrid.nbytes + 3 * (4 + 6) * 15 * 2
+    assert sum(hybrid.formats().values()) == sum(im.shape[0] for ims in hybrid.images for im in ims)
+
+
+def test_class_rows_of_a_quad():
+    plane = np.arange(2 * 5 * 5).reshape(2, 5, 5)  # [r, i1, i0], N = 5
+    tabs = texel.texel_rows(plane, 2)
+    assert [t.shape for t in tabs] == [(9, 2), (6, 2), (6, 2), (4, 2)]
+    # texel (i0, i1) = (3, 2) is class 1 (i0 odd, i1 even), row (2 >> 1) * W + (3 >> 1) = 3
+    np.testing.assert_array_equal(tabs[1][1 * 2 + 1], plane[:, 2, 3])
+    assert texel.class_shape(5, 3) == (2, 2)
+
+
+DESIGNS = [(1, 4, 32, None), (3, 8, 64, None), (4, 16, 128, 4), (2, 4, 256, 5)]
+
+
+@pytest.mark.parametrize(("lanes", "banks", "width", "group"), DESIGNS)
+def test_lookup_stage_matches_a_naive_count(model, frame, lanes, banks, width, group):
+    _, fs = frame
+    st = texel.encode_texels(model, "hybrid", group=group)
+    cells = datapath.sample_cells(model, fs.points)
+    got = lookup_stage(cells, fs.appearance, st.bank_map(banks, width), lanes)
+    ref = naive.lookup(cells, fs.appearance, st, banks, width, lanes)
+    assert (got.cycles, got.conflict_cycles, got.quads, got.groups) == (
+        ref["cycles"], ref["conflicts"], ref["quads"], ref["groups"])  # fmt: skip
+    per_sample = 3 * st.groups[0]
+    assert got.quads == fs.samples * per_sample + fs.appearance_samples * 3 * st.groups[3]
+    assert got.row_reads == 4 * got.quads and got.dram_bytes == 0
+    # One lane without conflicts needs at least a cycle per quad.
+    assert got.cycles >= got.quads / lanes
+    if lanes > 1:
+        assert got.conflict_cycles > 0
+    if lanes == 4:  # a group then holds quads of one plane from two samples: shared words
+        assert got.merged_reads > 0
+
+
+def test_streaming_visits_and_bytes(model, frame):
+    cam, fs = frame
+    st = texel.encode_texels(model, "hybrid")
+    bm = st.bank_map(8, 64)
+    cells = datapath.sample_cells(model, fs.points)
+    sp = stream.StreamParams(cube_group=4, screen_tile=8)
+    v = stream.visits(model, cam, fs, sp)
+    assert sorted(v.order.tolist()) == list(range(fs.samples))
+    assert v.count == v.visit[-1] + 1 and (np.diff(v.visit) >= 0).all()
+    # Each ray's samples stay front to back in the streamed order.
+    ray = fs.ray[v.order]
+    for r in np.unique(ray)[:30]:
+        idx = v.order[ray == r]
+        assert (np.diff(idx) > 0).all()
+    got = lookup_stage(cells[v.order], fs.appearance[v.order], bm, 3, v.visit)
+    ref = naive.lookup(cells[v.order], fs.appearance[v.order], st, 8, 64, 3, v.visit)
+    assert (got.cycles, got.dram_bytes) == (ref["cycles"], ref["dram_bytes"])
+    assert got.visit_cycles.sum() == got.cycles and got.visit_bytes.sum() == got.dram_bytes
+    lower = touched_bytes(cells, fs.appearance, bm)
+    assert 0 < lower < got.dram_bytes
+    # One visit (a tile and a group covering the whole frame) loads exactly the lower bound.
+    one = stream.visits(model, cam, fs, stream.StreamParams(cube_group=64, screen_tile=64))
+    assert one.count == 1
+    whole = lookup_stage(cells[one.order], fs.appearance[one.order], bm, 3, one.visit)
+    assert whole.dram_bytes == lower
+    assert v.pixel_state_bytes == 8 * 8 * stream.PIXEL_STATE_BYTES
+
+
+def test_frame_estimate_stages(model, frame):
+    cam, fs = frame
+    p = DatapathParams(lanes=2, banks=8, bank_width=64, macs_per_cycle=100, sram_bytes=1 << 20)
+    e = datapath.estimate(model, cam, p)
+    assert e.fits and not e.frame.streaming and e.frame.dram_bytes == 0
+    stats = render(datapath.quantized(model), cam, "rtnerf").stats
+    assert e.stats == stats and e.frame.samples == stats.samples_evaluated == fs.samples
+    dens, app = macs_per_sample(4, 6, MacArrayParams(bilinear=True))
+    macs = fs.samples * dens + fs.appearance_samples * app
+    assert e.frame.stages["mac"] == -(-macs // 100)
+    assert e.frame.stages["front_end"] == -(
+        -(stats.samples_generated + stats.cube_pixel_pairs) // 2)  # fmt: skip
+    assert e.frame.stages["composite"] == -(-fs.samples // 2)
+    assert e.frame.cycles == max(e.frame.stages.values())
+    assert e.frame.frames_per_s == pytest.approx(1e9 / e.frame.cycles)
+    # Too small a buffer streams; the stream stage replaces the lookup stage.
+    small = DatapathParams(lanes=2, banks=8, bank_width=64, sram_bytes=1000)
+    s = datapath.estimate(model, cam, small, store=e.store, samples=fs, stats=stats)
+    assert not s.fits and s.frame.streaming and "lookup" not in s.frame.stages
+    assert s.frame.dram_bytes >= s.lower_bound_bytes > 0
+    assert s.frame.stages["stream"] >= s.frame.lookup.cycles
+    assert s.tile_buffer_bytes == 2 * s.frame.lookup.visit_bytes.max()
+
+
+def test_stream_stage_is_the_double_buffered_schedule(model, frame):
+    cam, fs = frame
+    st = texel.encode_texels(model, "hybrid")
+    cells = datapath.sample_cells(model, fs.points)
+    v = stream.visits(model, cam, fs, stream.StreamParams(cube_group=4, screen_tile=8))
+    lk = lookup_stage(cells[v.order], fs.appearance[v.order], st.bank_map(4, 32), 1, v.visit)
+    p = DatapathParams(dram="ddr4-2000x64", clock_hz=2e9)  # 8 bytes per cycle
+    f = datapath_frame(lk, p, samples=fs.samples, appearance_samples=fs.appearance_samples,
+                       front_end_work=0, density_components=4, app_components=6, load_bytes=0,
+                       streaming=True)  # fmt: skip
+    loads = lk.visit_bytes / 8.0
+    t = loads[0]
+    for i in range(v.count):
+        t += max(lk.visit_cycles[i], loads[i + 1] if i + 1 < v.count else 0.0)
+    assert f.stages["stream"] == pytest.approx(t)
+    assert f.dram_bytes == lk.dram_bytes
+
+
+@pytest.mark.parametrize(("rs", "rc"), [(1, 1), (4, 6), (16, 48)])
+def test_bilinear_macs_match_a_naive_count(rs, rc):
+    dens, app = macs_per_sample(rs, rc, MacArrayParams(bilinear=True))
+    assert dens == sample_macs(rs, rc, False, bilinear=True)
+    assert dens + app == sample_macs(rs, rc, True, bilinear=True)
+
+
+def test_bad_parameters(model):
+    with pytest.raises(ValueError, match=r"^`banks` must be a multiple of 4 .*, not 6$"):
+        DatapathParams(banks=6)
+    with pytest.raises(ValueError, match=r"^`dram` must be one of 'ddr4-2000x64'"):
+        DatapathParams(dram="ddr9")
+    with pytest.raises(ValueError, match=r"^`clock_hz` must be a finite positive number"):
+        DatapathParams(clock_hz=float("inf"))
+    st = texel.encode_texels(model, "hybrid")
+    with pytest.raises(ValueError, match=r"^`bank_width` must be a multiple of the images' 32"):
+        st.bank_map(4, 48)
+    bm = st.bank_map(4, 64)
+    with pytest.raises(ValueError, match=re.escape("`cells` must be of shape (S, 3, 2)")):
+        lookup_stage(np.zeros((2, 3)), np.zeros(2, bool), bm, 1)
+    with pytest.raises(ValueError, match=r"^`cells` must be in \[0, 13\]"):
+        lookup_stage(np.full((1, 3, 2), 14), np.zeros(1, bool), bm, 1)
+    with pytest.raises(ValueError, match=r"^`visit` must be a non-decreasing"):
+        lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"^`storage` must be one of"):
+        texel.encode_texels(model, "csr")
+    with pytest.raises(TypeError, match=r"^`model` must be a TensorfVM, not int"):
+        datapath.estimate(3, None)

@@ -1,0 +1,211 @@
+"""Whole frames of a scene on the sparse-embedding datapath (issue 15): the model side.
+
+:func:`estimate` puts one frame through :func:`rtnerf.models.perf.nerf.datapath_frame` without
+ray-subset scaling: every evaluated sample of the frame (:func:`.accel.frame_samples`, the
+renderer's exact set and order, computed on the 16-bit quantised planes the datapath stores)
+becomes its quads; the texel images (:mod:`.texel`) give every row's banks and bursts. When the
+model's plane images and lines do not fit ``params.sram_bytes`` (or ``stream`` is forced) the
+frame is streamed visit by visit (:mod:`.stream`). The front end's work comes from the
+renderer's counters (:class:`.render.RenderStats`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from ...models.perf.nerf import (
+    DatapathFrame,
+    DatapathParams,
+    datapath_frame,
+    lookup_stage,
+    touched_bytes,
+)
+from ...models.quant import quantize
+from .accel import FrameSamples, frame_samples
+from .camera import Camera
+from .model import MAT_MODE, TensorfVM
+from .render import RenderStats, render
+from .stream import StreamParams, visits
+from .texel import TexelStore, encode_texels
+
+__all__ = ["FrameEstimate", "estimate", "quantized", "sample_cells"]
+
+
+def quantized(model: TensorfVM, value_width: int = 16) -> TensorfVM:
+    """``model`` with every plane and line tensor quantised (one scale per tensor) and back.
+
+    The integers are those of both plane layouts (:func:`.texel.encode_texels`,
+    :func:`.storage.encode_model`): what the datapath computes with.
+    """
+    n = model.resolution
+    fields = {}
+    for kind in ("density", "app"):
+        for part in ("planes", "lines"):
+            arr = getattr(model, f"{kind}_{part}")
+            out = np.empty_like(arr)
+            for m in range(3):
+                q = quantize(arr[m].reshape(-1, n), value_width)
+                out[m] = (q.values * q.scale).reshape(arr[m].shape)
+            fields[f"{kind}_{part}"] = out
+    return dataclasses.replace(model, **fields)
+
+
+def sample_cells(model: TensorfVM, points: np.ndarray) -> np.ndarray:
+    """``int64`` ``(S, 3, 2)``: per sample and plane ``m`` the quad's ``(i0, i1)``.
+
+    The cell of the normalised point along ``MAT_MODE[m]``'s axes, clamped to ``[0, N - 2]``
+    as the renderers' interpolation does.
+    """
+    n = model.resolution
+    u = (np.asarray(points, np.float64) + 1.0) * 0.5 * (n - 1)
+    cell = np.clip(np.floor(u), 0, n - 2).astype(np.int64)
+    axes = np.array(MAT_MODE, np.int64)
+    return np.ascontiguousarray(cell[:, axes])
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameEstimate:
+    """One frame's estimate and what it took.
+
+    Attributes
+    ----------
+    frame : DatapathFrame
+        The cycles per stage, frames/s and counters.
+    store : TexelStore
+        The images the buffer holds (or streams).
+    fits : bool
+        Whether the plane images plus lines fit ``sram_bytes``.
+    lower_bound_bytes : int
+        The compressed touched-bytes lower bound of the frame (each burst once).
+    tile_buffer_bytes : int
+        Streaming: the double-buffered tile buffer (twice the largest visit's bytes).
+    pixel_state_bytes : int
+        Streaming: one screen tile's pixel state.
+    visits : int
+        Streaming: visits of the frame.
+    stats : RenderStats
+        The renderer's counters of the frame.
+    seconds : float
+        Wall time of the estimate (samples, lookup stage, renderer counters).
+    """
+
+    frame: DatapathFrame
+    store: TexelStore
+    fits: bool
+    lower_bound_bytes: int
+    tile_buffer_bytes: int
+    pixel_state_bytes: int
+    visits: int
+    stats: RenderStats
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """Flat numbers for a CSV row."""
+        return {
+            **self.frame.to_dict(),
+            "fits_on_chip": self.fits,
+            "plane_bytes": self.store.nbytes,
+            "sram_model_bytes": self.store.sram_bytes,
+            "lower_bound_bytes": self.lower_bound_bytes,
+            "tile_buffer_bytes": self.tile_buffer_bytes,
+            "pixel_state_bytes": self.pixel_state_bytes,
+            "visits": self.visits,
+            "estimate_seconds": self.seconds,
+        }
+
+
+def estimate(
+    model: TensorfVM,
+    cam: Camera,
+    params: DatapathParams | None = None,
+    *,
+    pipeline: str = "rtnerf",
+    storage: str = "hybrid",
+    group: int | None = None,
+    stream: StreamParams | bool | None = None,
+    store: TexelStore | None = None,
+    samples: FrameSamples | None = None,
+    stats: RenderStats | None = None,
+) -> FrameEstimate:
+    """One whole frame of ``model`` from ``cam`` on the datapath (see the module docstring).
+
+    Parameters
+    ----------
+    model : TensorfVM
+        The (pruned or refitted) float model; it is quantised here.
+    cam : Camera
+        The view.
+    params : DatapathParams or None
+        The design point (default :class:`DatapathParams`).
+    pipeline : str
+        ``rtnerf`` or ``uniform``.
+    storage : str
+        ``hybrid`` or ``dense`` (or ``bitmap``, ``coo``) texel images.
+    group : int or None
+        Components per texel row (``None``: all).
+    stream : StreamParams, bool or None
+        ``None``: stream only when the model does not fit ``sram_bytes``; ``False``: never
+        (on chip whatever the size); ``True`` or a :class:`StreamParams`: always.
+    store, samples, stats : optional
+        Reuse the texel images, the frame's samples (of the quantised model) or the renderer's
+        counters from an earlier call on the same model, view and pipeline.
+
+    Returns
+    -------
+    FrameEstimate
+        The frame.
+    """
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    params = DatapathParams() if params is None else params
+    t0 = time.perf_counter()
+    store = encode_texels(model, storage, group=group) if store is None else store
+    fits = store.sram_bytes <= params.sram_bytes
+    streaming = (not fits) if stream is None else stream is not False
+    sp = stream if isinstance(stream, StreamParams) else StreamParams()
+    qmodel = quantized(model) if samples is None or stats is None else None
+    if samples is None:
+        samples = frame_samples(qmodel, cam, pipeline)
+    if stats is None:
+        stats = render(qmodel, cam, pipeline).stats
+    if samples.samples != stats.samples_evaluated:
+        raise ValueError("`samples` and `stats` must be of the same frame")
+    bm = store.bank_map(params.banks, params.bank_width)
+    cells = sample_cells(model, samples.points)
+    app = samples.appearance
+    lower = touched_bytes(cells, app, bm)
+    tile_buffer, pixel_state, count = 0, 0, 0
+    if streaming:
+        v = visits(model, cam, samples, sp)
+        cells, app = cells[v.order], app[v.order]
+        lookup = lookup_stage(cells, app, bm, params.lanes, v.visit)
+        tile_buffer = 2 * int(lookup.visit_bytes.max(initial=0))
+        pixel_state, count = v.pixel_state_bytes, v.count
+    else:
+        lookup = lookup_stage(cells, app, bm, params.lanes)
+    work = stats.samples_generated + stats.cube_pixel_pairs
+    frame = datapath_frame(
+        lookup,
+        params,
+        samples=samples.samples,
+        appearance_samples=samples.appearance_samples,
+        front_end_work=work,
+        density_components=model.density_components,
+        app_components=model.app_components,
+        load_bytes=store.sram_bytes,
+        streaming=streaming,
+    )
+    return FrameEstimate(
+        frame=frame,
+        store=store,
+        fits=fits,
+        lower_bound_bytes=lower,
+        tile_buffer_bytes=tile_buffer,
+        pixel_state_bytes=pixel_state,
+        visits=count,
+        stats=stats,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,354 @@
+"""Texel-vector storage of the factor planes: one row per texel, four parity-class images.
+
+Today's layout (:meth:`.model.TensorfVM.tables`, ``layout="component"``) stores a plane tensor
+``planes[m]`` ``(R, N, N)`` as ``(R N, N)``: one row per (component, ``i1``), so a bilinear read
+of one plane is ``4 R`` element queries. The **texel layout** stores it with one row per texel
+``(i0, i1)`` holding that texel's components -- all ``R`` of them, or fixed groups of ``G``
+(``ceil(R / G)`` rows per texel, group ``g`` holding components ``g G .. g G + G - 1``, the last
+group zero-padded) -- so a bilinear read of one plane is **one 2 x 2 quad** per group: the rows
+of ``(i0, i1)``, ``(i0 + 1, i1)``, ``(i0, i1 + 1)``, ``(i0 + 1, i1 + 1)``.
+
+**Parity classes.** The four texels of any quad have the four different parities
+``c = 2 (i1 & 1) + (i0 & 1)``, so each plane is stored as four images, one per class, and a quad
+reads exactly one row from each (four banks, never a conflict within a quad). In the image of
+class ``c = (a, b)`` (``a = i0 & 1``, ``b = i1 & 1``), texel ``(i0, i1)`` of group ``g`` is row
+``g * W_c H_c + (i1 >> 1) * W_c + (i0 >> 1)`` with ``W_c = (N - a + 1) // 2`` and
+``H_c = (N - b + 1) // 2``; the row has ``G`` columns (component ``g G + j`` in column ``j``).
+
+**One memory-image format.** Each (plane, class) image is an ordinary
+:class:`rtnerf.models.image.MemoryImage` (hybrid-encoded per row: EMPTY / DENSE / BITMAP / COO,
+directory entry per row): a texel row is just a row of ``G`` columns. Each plane tensor is
+quantised once (:func:`rtnerf.models.quant.quantize`, one scale per tensor, as the component
+layout does), so both layouts hold the same integers. Lines stay dense on chip (``3 (R_sigma +
+R_c) N`` values).
+
+:func:`encode_texels` builds the images; :class:`TexelStore` gives their bytes and the bank map
+the performance model reads (:func:`TexelStore.bank_map`); :func:`storage_study` compares the
+layouts (bytes, SRAM, queries per sample).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ...models.golden.decode import expand_rows
+from ...models.image import MemoryImage, encode
+from ...models.perf.nerf import BankMap
+from ...models.quant import quantize
+from ...params import EncodingParams, check_int
+from .model import TensorfVM
+from .storage import STORAGES, encode_model
+
+__all__ = [
+    "CLASSES",
+    "LAYOUTS",
+    "TEXEL_ENCODING",
+    "TexelStore",
+    "class_shape",
+    "encode_texels",
+    "storage_study",
+    "texel_rows",
+]
+
+#: Parity classes ``c = 2 (i1 & 1) + (i0 & 1)``.
+CLASSES = 4
+#: Plane layouts of the storage study.
+LAYOUTS = ("component", "texel")
+#: Encoding of the texel images: 16-bit values, 32-bit words and 32-bit directory entries (the
+#: rows are short, so word padding and entries are a large share of a row), 64-byte bursts.
+TEXEL_ENCODING = EncodingParams(value_width=16, word_width=32, entry_width=32, burst_bytes=64)
+
+
+def class_shape(n: int, c: int) -> tuple[int, int]:
+    """``(W_c, H_c)``: texels of class ``c`` along ``i0`` and along ``i1`` on an ``N x N`` plane."""
+    a, b = c & 1, c >> 1
+    return (n - a + 1) // 2, (n - b + 1) // 2
+
+
+def texel_rows(plane: np.ndarray, group: int) -> list[np.ndarray]:
+    """The four class tables of one plane tensor ``(R, N, N)`` (``[r, i1, i0]``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``tables[c]`` of shape ``(ceil(R / group) * W_c * H_c, group)``, rows as in the module
+        docstring (the same dtype as ``plane``; padding components are 0).
+    """
+    r, n, _ = plane.shape
+    groups = -(-r // group)
+    padded = np.zeros((groups * group, n, n), plane.dtype)
+    padded[:r] = plane
+    out = []
+    for c in range(CLASSES):
+        a, b = c & 1, c >> 1
+        sub = padded[:, b::2, a::2]  # (G groups * group, H_c, W_c)
+        h, w = sub.shape[1:]
+        rows = sub.reshape(groups, group, h, w).transpose(0, 2, 3, 1).reshape(groups * h * w, group)
+        out.append(np.ascontiguousarray(rows))
+    return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TexelStore:
+    """The texel-layout images of a model's six plane tensors.
+
+    Attributes
+    ----------
+    images : list of list of MemoryImage
+        ``images[t][c]``: plane table ``t`` (0-2 density planes, 3-5 appearance planes, the
+        :data:`~.model.TABLE_NAMES` order) and parity class ``c``.
+    scales : numpy.ndarray
+        ``float64`` ``(6,)``: the quantisation scale of each plane tensor.
+    groups : tuple of int
+        Rows per texel of each table (``ceil(R / group)``).
+    group_size : tuple of int
+        Components per row of each table.
+    resolution : int
+        ``N``.
+    line_bytes : int
+        Bytes of the dense line factors (on chip in every design).
+    storage : str
+        ``dense``, ``bitmap``, ``coo`` or ``hybrid``.
+    """
+
+    images: list[list[MemoryImage]]
+    scales: np.ndarray
+    groups: tuple[int, ...]
+    group_size: tuple[int, ...]
+    resolution: int
+    line_bytes: int
+    storage: str
+
+    @property
+    def directory_bytes(self) -> int:
+        """Bytes of the directories (rounded to whole words per image)."""
+        return sum(
+            im.layout.payload_base * im.layout.word_width // 8 for ims in self.images for im in ims
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all plane images (directories and payloads)."""
+        return sum(im.nbytes for ims in self.images for im in ims)
+
+    @property
+    def payload_bytes(self) -> int:
+        """Bytes of the row payloads."""
+        return self.nbytes - self.directory_bytes
+
+    @property
+    def sram_bytes(self) -> int:
+        """On-chip bytes of a buffer holding the whole model: plane images plus dense lines."""
+        return self.nbytes + self.line_bytes
+
+    def formats(self) -> dict[str, int]:
+        """Rows per format (``EMPTY``, ``DENSE``, ``BITMAP``, ``COO``) over all images."""
+        counts = np.zeros(4, np.int64)
+        for ims in self.images:
+            for im in ims:
+                counts += np.bincount(im.directory()[0], minlength=4)
+        return dict(zip(("EMPTY", "DENSE", "BITMAP", "COO"), (int(x) for x in counts), strict=True))
+
+    def values(self, t: int) -> np.ndarray:
+        """The stored integers of plane table ``t`` as ``(R, N, N)`` (decoded from the images)."""
+        n = self.resolution
+        groups, g = self.groups[t], self.group_size[t]
+        out = np.zeros((groups * g, n, n), np.int64)
+        for c in range(CLASSES):
+            w, h = class_shape(n, c)
+            im = self.images[t][c]
+            rows = expand_rows(im, np.arange(im.shape[0])).astype(np.int64)
+            a, b = c & 1, c >> 1
+            out[:, b::2, a::2] = (
+                rows.reshape(groups, h, w, g).transpose(0, 3, 1, 2).reshape(groups * g, h, w)
+            )
+        return out
+
+    def bank_map(self, banks: int, bank_width: int) -> BankMap:
+        """Where every texel row's directory entry and payload sit in the banked SRAM.
+
+        Per class, the six tables' directories are concatenated (each starting on a bank word)
+        in a directory array and their payloads likewise in a payload array; bank word ``w`` of
+        either array is in bank ``w % (banks / 4)`` of the class (see
+        :class:`rtnerf.models.perf.nerf.BankMap`).
+        """
+        check_int("banks", banks, minimum=4)
+        if banks % CLASSES:
+            raise ValueError(f"`banks` must be a multiple of 4 (one set per class), not {banks}")
+        word = self.images[0][0].layout.word_width
+        if bank_width % word or bank_width < word:
+            raise ValueError(
+                f"`bank_width` must be a multiple of the images' {word}-bit words, not {bank_width}"
+            )
+        per = bank_width // word
+        wb = word // 8
+        burst = self.images[0][0].params.burst_bytes
+        n_tables = len(self.images)
+        base = np.zeros((n_tables, CLASSES), np.int64)
+        fields: dict[str, list[np.ndarray]] = {
+            k: []
+            for k in ("dir_word", "pay_first", "pay_last", "dram_dir", "dram_first", "dram_last")
+        }
+        offset, dram_base = 0, 0
+        for c in range(CLASSES):
+            dir_base, pay_base = 0, 0
+            for t in range(n_tables):
+                im = self.images[t][c]
+                lay = im.layout
+                _, _, offsets = im.directory()
+                words = lay.row_words(im.row_bits())
+                empty = words == 0
+                base[t, c] = offset
+                offset += lay.rows
+                entry_bit = np.arange(lay.rows, dtype=np.int64) * lay.entry_width
+                fields["dir_word"].append(dir_base + entry_bit // word // per)
+                first = offsets - lay.payload_base
+                fields["pay_first"].append(np.where(empty, -1, pay_base + first // per))
+                fields["pay_last"].append(
+                    np.where(empty, -2, pay_base + (first + words - 1) // per)
+                )
+                dir_base += -(-lay.payload_base // per)
+                pay_base += -(-(im.n_words - lay.payload_base) // per)
+                # In DRAM the images follow one another, each from a burst boundary.
+                fields["dram_dir"].append((dram_base + entry_bit // 8) // burst)
+                start = dram_base + offsets * wb
+                fields["dram_first"].append(np.where(empty, -1, start // burst))
+                fields["dram_last"].append(np.where(empty, -2, (start + words * wb - 1) // burst))
+                dram_base += -(-im.nbytes // burst) * burst
+        shapes = np.array([class_shape(self.resolution, c) for c in range(CLASSES)], np.int64)
+        return BankMap(
+            banks=banks,
+            bank_width=bank_width,
+            base=base,
+            **{k: np.concatenate(v).astype(np.int64) for k, v in fields.items()},
+            dram_bursts=dram_base // burst,
+            burst_bytes=burst,
+            class_shape=shapes,
+            groups=np.array(self.groups, np.int64),
+            resolution=self.resolution,
+        )
+
+
+def encode_texels(
+    model: TensorfVM,
+    storage: str = "hybrid",
+    enc: EncodingParams | None = None,
+    *,
+    group: int | None = None,
+) -> TexelStore:
+    """Quantise each plane tensor and encode it in the texel layout (see the module docstring).
+
+    Parameters
+    ----------
+    model : TensorfVM
+        The model (prune or refit first).
+    storage : str
+        ``dense``, ``bitmap``, ``coo`` (forced formats) or ``hybrid`` (cheapest per row).
+    enc : EncodingParams or None
+        The image encoding (default :data:`TEXEL_ENCODING`); its ``force_format`` is replaced.
+    group : int or None
+        Components per row (``None``: all ``R`` of the tensor in one row).
+
+    Returns
+    -------
+    TexelStore
+        The 24 images (6 tensors x 4 classes).
+    """
+    if not isinstance(model, TensorfVM):
+        raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
+    if storage not in STORAGES:
+        raise ValueError(f"`storage` must be one of {sorted(STORAGES)}, not {storage!r}")
+    if group is not None:
+        check_int("group", group, minimum=1)
+    enc = TEXEL_ENCODING if enc is None else enc
+    if not isinstance(enc, EncodingParams):
+        raise TypeError(f"`enc` must be EncodingParams, not {type(enc).__name__}")
+    enc = dataclasses.replace(enc, force_format=STORAGES[storage])
+    n = model.resolution
+    images, scales, groups, sizes = [], [], [], []
+    for kind in ("density", "app"):
+        planes = getattr(model, f"{kind}_planes")
+        r = planes.shape[1]
+        g = r if group is None else min(group, r)
+        for m in range(3):
+            q = quantize(planes[m].reshape(r * n, n), enc.value_width)
+            ints = q.values.reshape(r, n, n)
+            images.append([encode(tab, enc, q.scale) for tab in texel_rows(ints, g)])
+            scales.append(q.scale)
+            groups.append(-(-r // g))
+            sizes.append(g)
+    lines = 3 * (model.density_components + model.app_components) * n
+    return TexelStore(
+        images=images,
+        scales=np.array(scales),
+        groups=tuple(groups),
+        group_size=tuple(sizes),
+        resolution=n,
+        line_bytes=lines * enc.value_width // 8,
+        storage=storage,
+    )
+
+
+def storage_study(
+    model: TensorfVM,
+    *,
+    groups: tuple[int | None, ...] = (None, 16),
+    storages: tuple[str, ...] = ("dense", "hybrid"),
+    enc: EncodingParams | None = None,
+) -> list[dict[str, object]]:
+    """Bytes, SRAM and queries per sample of the component and texel layouts.
+
+    One row per (layout, group, storage): ``plane_bytes`` (images: directories plus payloads),
+    ``directory_bytes``, ``sram_bytes`` (plane images plus the dense lines: an on-chip buffer
+    holding the model), ``queries_per_density_sample`` and ``queries_per_app_sample`` (element
+    queries of the component layout, ``4 R`` per plane; quads of the texel layout, ``ceil(R /
+    G)`` per plane) and ``rows_per_density_sample`` / ``rows_per_app_sample`` (table rows read).
+    """
+    enc = TEXEL_ENCODING if enc is None else enc
+    rs, rc = model.density_components, model.app_components
+    lines = 3 * (rs + rc) * model.resolution * enc.value_width // 8
+    out: list[dict[str, object]] = []
+    for storage in storages:
+        comp = encode_model(model, storage, enc)
+        plane = sum(
+            comp.images[f"{k}_plane{m}"].nbytes for k in ("density", "app") for m in range(3)
+        )
+        directory = sum(
+            comp.images[f"{k}_plane{m}"].layout.payload_base * enc.word_bytes
+            for k in ("density", "app")
+            for m in range(3)
+        )
+        out.append(
+            {
+                "layout": "component",
+                "group": 1,
+                "storage": storage,
+                "plane_bytes": plane,
+                "directory_bytes": directory,
+                "sram_bytes": plane + lines,
+                "queries_per_density_sample": 3 * 4 * rs,
+                "queries_per_app_sample": 3 * 4 * rc,
+                "rows_per_density_sample": 3 * 4 * rs,
+                "rows_per_app_sample": 3 * 4 * rc,
+            }
+        )
+        for g in groups:
+            st = encode_texels(model, storage, enc, group=g)
+            gd, ga = st.groups[0], st.groups[3]
+            out.append(
+                {
+                    "layout": "texel",
+                    "group": "R" if g is None else g,
+                    "storage": storage,
+                    "plane_bytes": st.nbytes,
+                    "directory_bytes": st.directory_bytes,
+                    "sram_bytes": st.sram_bytes,
+                    "queries_per_density_sample": 3 * gd,
+                    "queries_per_app_sample": 3 * ga,
+                    "rows_per_density_sample": 3 * 4 * gd,
+                    "rows_per_app_sample": 3 * 4 * ga,
+                }
+            )
+    return out
