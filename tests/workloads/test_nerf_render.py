@@ -58,6 +58,9 @@ def test_rtnerf_matches_uniform_with_fewer_samples(model):
     np.testing.assert_array_equal(full.touched, uni.touched)
     s = rt.stats
     assert s.element_reads == 6 * 3 * (4 * s.samples_evaluated + 6 * s.app_evaluated)
+    # A counters-only frame counts the same work.
+    assert render_rtnerf(model, cam, colour=False).stats == s
+    assert render_uniform(model, cam, colour=False).stats == uni.stats
 
 
 def test_tile_size_does_not_change_the_image(model):

@@ -1,9 +1,12 @@
 """NeRF workload: TensoRF VM scenes fitted to real scans, uniform and RT-NeRF renderers.
 
 Modules: :mod:`.volume` (mesh/volume readers, voxelisation, scene volumes), :mod:`.model` (the
-:class:`~.model.TensorfVM` model and its tables), :mod:`.fit` (fitting and caching),
-:mod:`.render` (cameras and the two numba renderers), :mod:`.storage` (pruning, quantisation,
-encoding and DRAM bytes per frame).
+:class:`~.model.TensorfVM` model and its tables), :mod:`.fit` (fitting, the sparse refit,
+caching), :mod:`.camera` (cameras and rays), :mod:`.shading` (the per-sample kernels),
+:mod:`.render` (the two numba renderers), :mod:`.storage` (pruning, quantisation, encoding and
+DRAM bytes per frame), :mod:`.study` (``rtnerf render``'s study and summary), :mod:`.accel`
+(lookup-engine traces), :mod:`.texel` (texel-vector storage), :mod:`.datapath` and
+:mod:`.stream` (whole frames on the sparse-embedding datapath, streaming visits).
 """
 
 __all__ = ["SCENES"]

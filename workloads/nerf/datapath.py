@@ -170,7 +170,7 @@ def estimate(
     if samples is None:
         samples = frame_samples(qmodel, cam, pipeline)
     if stats is None:
-        stats = render(qmodel, cam, pipeline).stats
+        stats = render(qmodel, cam, pipeline, colour=False).stats
     if samples.samples != stats.samples_evaluated:
         raise ValueError("`samples` and `stats` must be of the same frame")
     bm = store.bank_map(params.banks, params.bank_width)

@@ -184,8 +184,9 @@ def _render_uniform(
     image,
     counts,
     touched,
+    colour,
 ):
-    rc3 = 3 * aplanes.shape[1]
+    rc3 = 3 * aplanes.shape[1] if colour else 0
     for row in numba.prange(height):
         xh = np.empty(3)
         cell = np.empty(3, np.int64)
@@ -328,9 +329,10 @@ def _render_rtnerf(
     state_all,
     counts,
     touched,
+    colour,
 ):
     n_tiles = starts.size - 1
-    rc3 = 3 * aplanes.shape[1]
+    rc3 = 3 * aplanes.shape[1] if colour else 0
     for b in numba.prange(n_tiles):
         xh = np.empty(3)
         cell = np.empty(3, np.int64)
@@ -469,7 +471,7 @@ def _frame_inputs(model: TensorfVM, cam: Camera):
     return o, d, tmin, lo, scale2
 
 
-def render_uniform(model: TensorfVM, cam: Camera) -> RenderResult:
+def render_uniform(model: TensorfVM, cam: Camera, *, colour: bool = True) -> RenderResult:
     """Render one frame by TensoRF's uniform ray marching with the alpha mask.
 
     Parameters
@@ -478,6 +480,9 @@ def render_uniform(model: TensorfVM, cam: Camera) -> RenderResult:
         The scene.
     cam : Camera
         The view.
+    colour : bool
+        ``False`` skips the appearance arithmetic (and its touched rows): the counters are the
+        same, the image has no colour (a counters-only frame).
 
     Returns
     -------
@@ -508,6 +513,7 @@ def render_uniform(model: TensorfVM, cam: Camera) -> RenderResult:
         image,
         counts,
         touched,
+        bool(colour),
     )
     return RenderResult(
         image.reshape(cam.height, cam.width, 3),
@@ -518,7 +524,12 @@ def render_uniform(model: TensorfVM, cam: Camera) -> RenderResult:
 
 
 def render_rtnerf(
-    model: TensorfVM, cam: Camera, *, t_skip: float = TRANSMITTANCE_SKIP, tile: int = TILE
+    model: TensorfVM,
+    cam: Camera,
+    *,
+    t_skip: float = TRANSMITTANCE_SKIP,
+    tile: int = TILE,
+    colour: bool = True,
 ) -> RenderResult:
     """Render one frame by the RT-NeRF cube pipeline (see the module docstring).
 
@@ -532,6 +543,8 @@ def render_rtnerf(
         Transmittance at or below which samples are skipped (0 disables skipping).
     tile : int
         Screen tile edge in pixels.
+    colour : bool
+        As for :func:`render_uniform`.
 
     Returns
     -------
@@ -593,6 +606,7 @@ def render_rtnerf(
         state,
         counts,
         touched,
+        bool(colour),
     )
     return RenderResult(
         image.reshape(cam.height, cam.width, 3),
@@ -602,10 +616,12 @@ def render_rtnerf(
     )
 
 
-def render(model: TensorfVM, cam: Camera, pipeline: str = "uniform") -> RenderResult:
-    """Render with ``pipeline`` ``"uniform"`` or ``"rtnerf"``."""
+def render(
+    model: TensorfVM, cam: Camera, pipeline: str = "uniform", *, colour: bool = True
+) -> RenderResult:
+    """Render with ``pipeline`` ``"uniform"`` or ``"rtnerf"`` (``colour``: as the others)."""
     if pipeline == "uniform":
-        return render_uniform(model, cam)
+        return render_uniform(model, cam, colour=colour)
     if pipeline == "rtnerf":
-        return render_rtnerf(model, cam)
+        return render_rtnerf(model, cam, colour=colour)
     raise ValueError(f"`pipeline` must be 'uniform' or 'rtnerf', not {pipeline!r}")

@@ -119,7 +119,8 @@ def shade_sample(
     """Density, compositing and (weight > 1e-4) appearance of one valid sample ``k``.
 
     ``state`` = ``[T, r, g, b, acc]`` of the pixel; ``counts[0]`` density evaluations,
-    ``counts[1]`` appearance evaluations.
+    ``counts[1]`` appearance evaluations. An empty ``feat`` counts the appearance evaluation
+    without computing it (a counters-only frame: the transmittance does not depend on colour).
     """
     empty = feat[:0]
     sigma_feat = sample_features(dplanes, dlines, xh, mat, vec, touched, 0, iw, empty)
@@ -132,6 +133,7 @@ def shade_sample(
     counts[0] += 1
     if w > _WEIGHT_THRESHOLD:
         counts[1] += 1
+    if w > _WEIGHT_THRESHOLD and feat.size:
         sample_features(aplanes, alines, xh, mat, vec, touched, 1, iw, feat)
         for c in range(3):
             s = 0.0
