@@ -59,6 +59,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="instead of magnitude-pruning the dense fit, use the sparse refit at each --density "
         "below 1 (cached under its own key)",
     )
+    g = p.add_argument_group(
+        "datapath", "estimate the first view on the sparse-embedding datapath (issue 15)"
+    )
+    g.add_argument("--datapath", action="store_true", help="report the datapath's frames/s")
+    g.add_argument("--lanes", type=int, default=4, help="decode lanes")
+    g.add_argument("--banks", type=int, default=16, help="buffer banks (4 parity classes)")
+    g.add_argument("--bank-width", type=int, default=256, help="bits per bank word")
+    g.add_argument("--sram-kib", type=int, default=2048, help="buffer capacity (KiB)")
+    g.add_argument("--macs", type=int, default=512, help="MACs per cycle")
+    g.add_argument("--clock-mhz", type=float, default=1000.0, help="clock (MHz)")
+    g.add_argument("--dram", default="lpddr4-3200x64", help="DRAM class")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="RUN_DIR")
     p.set_defaults(func=run)
 
@@ -105,6 +116,22 @@ def run(args: argparse.Namespace) -> int:
             **sparse,
         )
 
+    datapath = None
+    if args.datapath:
+        from ..models.perf.nerf import DatapathParams
+
+        try:
+            datapath = DatapathParams(
+                lanes=args.lanes,
+                banks=args.banks,
+                bank_width=args.bank_width,
+                sram_bytes=args.sram_kib * 1024,
+                macs_per_cycle=args.macs,
+                clock_hz=args.clock_mhz * 1e6,
+                dram=args.dram,
+            )
+        except (TypeError, ValueError) as exc:
+            raise RtnerfError(f"datapath: {exc}") from None
     model = fit()
     variants = []
     for d in args.density:
@@ -122,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         args.pipeline,
         on_image=lambda name, image: plt.imsave(out / f"{name}.png", image),
         on_frame=bar.update,
+        datapath=datapath,
     )
     bar.close()
     summary = study.summary(result)

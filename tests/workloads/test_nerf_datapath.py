@@ -1,10 +1,12 @@
 """Texel storage, the datapath's lookup stage against a naive count, streaming visits, frames."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 
+from rtnerf.cli import main
 from rtnerf.models.perf.nerf import (
     DatapathParams,
     MacArrayParams,
@@ -183,3 +185,20 @@ def test_bad_parameters(model):
         texel.encode_texels(model, "csr")
     with pytest.raises(TypeError, match=r"^`model` must be a TensorfVM, not int"):
         datapath.estimate(3, None)
+
+
+def test_cli_render_reports_the_datapath(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RTNERF_SCENE_DIR", str(tmp_path / "scenes"))
+    out = tmp_path / "run"
+    argv = ["render", "test", "--grid", "12", "--resolution", "16", "--views", "1"]
+    argv += ["--density-components", "2", "--app-components", "3", "--density", "1", "0.3"]
+    argv += ["--datapath", "--lanes", "2", "--macs", "64", "--sram-kib", "1"]
+    assert main([*argv, "-o", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for r in s["results"]:
+        dp = r["datapath"]
+        assert dp["frames_per_s"] > 0 and dp["design"]["lanes"] == 2
+        assert dp["streaming"] and dp["dram_bytes_per_frame"] >= dp["lower_bound_bytes"] > 0
+    assert "datapath (2 lanes, 16 banks x 256 b, 1 KiB, 64 MACs" in capsys.readouterr().out
+    assert main([*argv, "--banks", "6", "-o", str(out)]) == 2
+    assert "datapath: `banks` must be a multiple of 4" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ...models.perf.nerf import DatapathParams
 from . import render as rd
 from . import storage as stg
 from .model import TensorfVM
@@ -84,6 +85,7 @@ class VariantResult:
     source: str
     frames: list[FrameRecord]
     model_bytes: dict[str, int]
+    datapath: dict[str, Any] | None = None
 
     def mean(self, key: str) -> float:
         """Per-frame mean of a :class:`~.render.RenderStats` counter (or ``element_reads``)."""
@@ -129,6 +131,7 @@ def run_study(
     *,
     on_image: Callable[[str, np.ndarray], None] | None = None,
     on_frame: Callable[[], None] | None = None,
+    datapath: DatapathParams | None = None,
 ) -> RenderStudy:
     """Render the reference and every variant from every camera (see the module docstring).
 
@@ -147,6 +150,9 @@ def run_study(
         ``on_image(name, image)`` for each frame: ``view_VVV_reference`` and ``view_VVV_dD``.
     on_frame : callable or None
         Called after each frame (progress).
+    datapath : DatapathParams or None
+        Also estimate the first view of every variant on the sparse-embedding datapath
+        (:func:`.datapath.estimate`, hybrid texel storage, streaming when it does not fit).
 
     Returns
     -------
@@ -183,8 +189,22 @@ def run_study(
                 on_image(f"view_{view:03d}_d{v.density:g}", res.image)
             if on_frame:
                 on_frame()
+    accel = [None] * len(prepared)
+    if datapath is not None:
+        from .datapath import estimate
+
+        for i, (v, _, _) in enumerate(prepared):
+            pruned = stg.prune(v.model, v.density) if v.source == "prune" else v.model
+            est = estimate(pruned, cameras[0], datapath, pipeline=pipeline)
+            accel[i] = {
+                **est.to_dict(),
+                "design": dataclasses.asdict(datapath),
+                "lower_bound_bytes": est.lower_bound_bytes,
+            }
     results = [
-        VariantResult(v.density, v.source, frames[i], {s: e.nbytes for s, e in encoded.items()})
+        VariantResult(
+            v.density, v.source, frames[i], {s: e.nbytes for s, e in encoded.items()}, accel[i]
+        )
         for i, (v, encoded, _) in enumerate(prepared)
     ]
     return RenderStudy(model, pipeline, list(cameras), reference, results)
@@ -209,6 +229,7 @@ def _variant_dict(r: VariantResult, ref_samples: float, ref_evals: float) -> dic
         "dram_bytes_per_frame": r.dram_bytes_per_frame,
         "model_bytes": r.model_bytes,
         "frame_seconds": r.frame_seconds,
+        "datapath": r.datapath,
     }
 
 
@@ -300,4 +321,16 @@ def summary_text(s: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in dram.items())
             + f"; hybrid/dense {dram['hybrid'] / max(dram['dense'], 1):.3f}"
         )
+        dp = r.get("datapath")
+        if dp:
+            d = dp["design"]
+            lines.append(
+                f"      datapath ({d['lanes']} lanes, {d['banks']} banks x {d['bank_width']} b, "
+                f"{d['sram_bytes'] / 1024:.0f} KiB, {d['macs_per_cycle']} MACs, "
+                f"{d['clock_hz'] / 1e9:g} GHz, {d['dram']}): {dp['frames_per_s']:.1f} frames/s "
+                f"({dp['bottleneck']}-bound), "
+                + ("streamed " if dp["streaming"] else "on chip, ")
+                + f"{dp['dram_bytes_per_frame'] / 1e6:.2f} MB DRAM/frame, model "
+                f"{dp['sram_model_bytes'] / 1024:.0f} KiB"
+            )
     return "\n".join(lines)
