@@ -202,3 +202,15 @@ def test_cli_render_reports_the_datapath(tmp_path, monkeypatch, capsys):
     assert "datapath (2 lanes, 16 banks x 256 b, 1 KiB, 64 MACs" in capsys.readouterr().out
     assert main([*argv, "--banks", "6", "-o", str(out)]) == 2
     assert "datapath: `banks` must be a multiple of 4" in capsys.readouterr().err
+
+
+def test_storage_study(model):
+    rows = {(r["layout"], r["group"], r["storage"]): r for r in texel.storage_study(model)}
+    assert rows["component", 1, "dense"]["queries_per_density_sample"] == 3 * 4 * 4
+    assert rows["component", 1, "hybrid"]["queries_per_app_sample"] == 3 * 4 * 6
+    assert rows["texel", "R", "hybrid"]["queries_per_app_sample"] == 3  # one quad per plane
+    assert rows["texel", 16, "hybrid"]["rows_per_app_sample"] == 3 * 4
+    for layout, group in (("component", 1), ("texel", "R"), ("texel", 16)):
+        dense, hybrid = rows[layout, group, "dense"], rows[layout, group, "hybrid"]
+        assert hybrid["plane_bytes"] < dense["plane_bytes"]
+        assert hybrid["sram_bytes"] - hybrid["plane_bytes"] == 3 * (4 + 6) * 15 * 2
