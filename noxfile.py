@@ -87,10 +87,12 @@ def workloads(session):
 
 @nox.session
 def nerf(session):
-    """The NeRF benchmarks on the real scenes: uniform vs RT-NeRF renders, pruning, the
-    accelerator ablation and a tile through the RTL (about an hour on 2 cores the first time;
-    fitted scenes are cached): benchmarks/results/."""
+    """The NeRF benchmarks on the real scenes: uniform vs RT-NeRF renders, pruning and the sparse
+    refit, the accelerator ablation, the sparse-embedding datapath at 800 x 800 and a tile
+    through the RTL (a few hours on 2 cores the first time; fitted scenes are cached):
+    benchmarks/results/."""
     install(session)
     session.run("rtnerf", "data", "fetch", "meshes", "frog")
-    for script in ("nerf_pipelines", "nerf_pruning", "nerf_ablation", "nerf_tile"):
+    scripts = ("nerf_pipelines", "nerf_pruning", "nerf_ablation", "nerf_realtime", "nerf_tile")
+    for script in scripts:
         session.run("python", f"benchmarks/{script}.py")
