@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rtnerf.models.perf.nerf import DatapathParams
+from rtnerf.models.perf.nerf import DatapathParams, datapath_frame
 from rtnerf.workloads.nerf import accel, datapath, texel
 from rtnerf.workloads.nerf.fit import load_or_fit
 from rtnerf.workloads.nerf.render import orbit_cameras, psnr, render, render_uniform
@@ -139,17 +139,22 @@ def sweep(refit, cam, store, samples, stats, args) -> list[dict]:
     """Lanes x MACs (on chip) and cube group x screen tile (streaming), RT-NeRF, hybrid."""
     rows = []
     for lanes in (1, 2, 4, 8):
+        p = dataclasses.replace(DESIGN, lanes=lanes, banks=max(16, 4 * lanes))
+        e = datapath.estimate(refit, cam, p, store=store, samples=samples, stats=stats,
+                              stream=False)  # fmt: skip
         for macs in (256, 512, 1024):
-            p = dataclasses.replace(DESIGN, lanes=lanes, banks=max(16, 4 * lanes),
-                                    macs_per_cycle=macs)  # fmt: skip
-            e = datapath.estimate(refit, cam, p, store=store, samples=samples, stats=stats,
-                                  stream=False)  # fmt: skip
+            f = datapath_frame(e.frame.lookup, dataclasses.replace(p, macs_per_cycle=macs),
+                               samples=e.frame.samples,
+                               appearance_samples=e.frame.appearance_samples,
+                               front_end_work=e.frame.front_end_work,
+                               density_components=refit.density_components,
+                               app_components=refit.app_components,
+                               load_bytes=e.frame.load_bytes)  # fmt: skip
             rows.append({"kind": "lanes x macs", "lanes": lanes, "banks": p.banks,
-                         "macs_per_cycle": macs, "frames_per_s": round(e.frame.frames_per_s, 2),
-                         "bottleneck": e.frame.bottleneck,
-                         "lookup_cycles": e.frame.stages["lookup"],
-                         "conflict_cycles": e.frame.lookup.conflict_cycles})  # fmt: skip
-    for group in (4, 8, 16, 32):
+                         "macs_per_cycle": macs, "frames_per_s": round(f.frames_per_s, 2),
+                         "bottleneck": f.bottleneck, "lookup_cycles": f.stages["lookup"],
+                         "conflict_cycles": f.lookup.conflict_cycles})  # fmt: skip
+    for group in (8, 16, 32):
         for tile in (64, 200, args.resolution):
             sp = StreamParams(cube_group=group, screen_tile=tile)
             e = datapath.estimate(refit, cam, DESIGN, store=store, samples=samples, stats=stats,
@@ -225,8 +230,8 @@ def report(rows, storage, sweep_rows, args, path: Path) -> None:
             f"**Design point:** {d.lanes} lanes, {d.banks} banks x {d.bank_width} bits "
             f"({d.banks // 4} per parity class), {d.sram_bytes / 2**20:g} MiB buffer, "
             f"{d.macs_per_cycle} MACs, {d.clock_hz / 1e9:g} GHz, {d.dram} "
-            f"({d.dram_bytes_per_cycle * d.clock_hz / 1e9:g} GB/s); streaming: cube groups of 8³, "
-            "one screen tile per frame."
+            f"({d.dram_bytes_per_cycle * d.clock_hz / 1e9:g} GB/s); texel rows in 4 x 4 "
+            "class-texel tiles; streaming: cube groups of 16³, 200 x 200 screen tiles."
         ),
         "",
         (

@@ -367,14 +367,15 @@ class BankMap:
         ``int64`` ``(T, 4)``: first flat index of each image's rows.
     dir_word : numpy.ndarray
         ``int64`` per row: the bank word of its directory entry in the class's directory array
-        (bank ``dir_word % (banks / 4)``).
+        (bank ``dir_word % (banks / 4)``); ``-1`` when the row is addressed by row stride (an
+        all-DENSE image: no directory read).
     pay_first, pay_last : numpy.ndarray
         ``int64`` per row: the first and last bank words of its payload in the class's payload
         array (``-1, -2`` for an EMPTY row: nothing to read).
     dram_dir, dram_first, dram_last : numpy.ndarray
-        ``int64`` per row: the DRAM burst of its directory entry, and the first and last bursts
-        of its payload (``-1, -2`` when empty), with the images laid out one after another in
-        DRAM, each starting on a burst.
+        ``int64`` per row: the DRAM burst of its directory entry (``-1``: none), and the first
+        and last bursts of its payload (``-1, -2`` when empty), with the images laid out one
+        after another in DRAM, each starting on a burst.
     dram_bursts : int
         Bursts of all images.
     burst_bytes : int
@@ -385,6 +386,9 @@ class BankMap:
         ``int64`` ``(T,)``: rows per texel of each table.
     resolution : int
         ``N``: plane cells ``(i0, i1)`` are in ``[0, N - 2]``.
+    row_of, row_base : numpy.ndarray
+        ``int64``: class ``c``'s row order, ``row_of[row_base[c] + (i1 >> 1) W_c + (i0 >> 1)]``
+        is the texel's row within its group's block (tile-major or row-major).
     """
 
     banks: int
@@ -401,6 +405,8 @@ class BankMap:
     class_shape: np.ndarray
     groups: np.ndarray
     resolution: int
+    row_of: np.ndarray
+    row_base: np.ndarray
 
 
 @numba.njit(cache=True)
@@ -430,14 +436,14 @@ def _unique_load(words, n, banks, load):
 
 
 @numba.njit(cache=True)
-def _flush(n_quads, dirs, pays, n_pay, lane_max, kpc, load, out):
+def _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out):
     """Cycles of one lockstep issue group (see :func:`datapath_frame`); updates ``out``."""
     cycles = max(lane_max, 1)
     for c in range(4):
-        w, dd = _unique_load(dirs[c], n_quads, kpc, load)
+        w, dd = _unique_load(dirs[c], n_dir[c], kpc, load)
         cycles = max(cycles, w)
         out[4] += dd
-        out[6] += n_quads - dd
+        out[6] += n_dir[c] - dd
         w, dp = _unique_load(pays[c], n_pay[c], kpc, load)
         cycles = max(cycles, w)
         out[5] += dp
@@ -450,8 +456,8 @@ def _flush(n_quads, dirs, pays, n_pay, lane_max, kpc, load, out):
 
 @numba.njit(cache=True)
 def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, dram_first,
-              dram_last, burst_bytes, class_shape, groups, lanes, kpc, max_span, stamp,
-              visit_cycles, visit_bytes, simulate, out):  # fmt: skip
+              dram_last, burst_bytes, class_shape, groups, row_of, row_base, lanes, kpc,
+              max_span, stamp, visit_cycles, visit_bytes, simulate, out):  # fmt: skip
     """The lookup stage over a frame's samples in order; see :func:`datapath_frame`.
 
     Without ``simulate`` only the DRAM bursts per visit are counted (no issue groups).
@@ -464,6 +470,7 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
     dirs = np.empty((4, lanes), np.int64)
     pays = np.empty((4, lanes * max_span), np.int64)
     n_pay = np.zeros(4, np.int64)
+    n_dir = np.zeros(4, np.int64)
     load = np.zeros(kpc, np.int64)
     slot = 0
     lane_max = 0
@@ -484,10 +491,10 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                         y = i1 + ((i1 ^ b) & 1)
                         w = class_shape[c, 0]
                         h = class_shape[c, 1]
-                        idx = base[t, c] + g * w * h + (y >> 1) * w + (x >> 1)
+                        idx = base[t, c] + g * w * h + row_of[row_base[c] + (y >> 1) * w + (x >> 1)]
                         if v >= 0:
                             bl = dram_dir[idx]
-                            if stamp[bl] != v:
+                            if bl >= 0 and stamp[bl] != v:
                                 stamp[bl] = v
                                 visit_bytes[v] += burst_bytes
                             for bb in range(dram_first[idx], dram_last[idx] + 1):
@@ -496,7 +503,9 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                                     visit_bytes[v] += burst_bytes
                         if not simulate:
                             continue
-                        dirs[c, slot] = dir_word[idx]
+                        if dir_word[idx] >= 0:
+                            dirs[c, n_dir[c]] = dir_word[idx]
+                            n_dir[c] += 1
                         f = pay_first[idx]
                         span = pay_last[idx] - f + 1
                         out[7] += 1
@@ -512,23 +521,25 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                     out[2] += 1
                     slot += 1
                     if slot == lanes:
-                        cyc = _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+                        cyc = _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
                         if v >= 0:
                             visit_cycles[v] += cyc
                         slot = 0
                         lane_max = 0
                         for c in range(4):
                             n_pay[c] = 0
+                            n_dir[c] = 0
         # A visit's last group is issued before the next visit's rows are touched.
         if slot and simulate and v >= 0 and (s + 1 == cells.shape[0] or visit[s + 1] != v):
-            cyc = _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+            cyc = _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
             visit_cycles[v] += cyc
             slot = 0
             lane_max = 0
             for c in range(4):
                 n_pay[c] = 0
+                n_dir[c] = 0
     if slot:
-        _flush(slot, dirs, pays, n_pay, lane_max, kpc, load, out)
+        _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
     for v in range(visit_bytes.size):
         out[9] += visit_bytes[v]
 
@@ -629,9 +640,9 @@ def lookup_stage(
     visit_bytes = np.zeros(visits, np.int64)
     out = np.zeros(10, np.int64)
     _datapath(cells, app, v, bm.base, bm.dir_word, bm.pay_first, bm.pay_last, bm.dram_dir,
-              bm.dram_first, bm.dram_last, bm.burst_bytes, bm.class_shape, bm.groups, lanes,
-              bm.banks // 4, max_span, stamp, visit_cycles, visit_bytes, simulate,
-              out)  # fmt: skip
+              bm.dram_first, bm.dram_last, bm.burst_bytes, bm.class_shape, bm.groups, bm.row_of,
+              bm.row_base, lanes, bm.banks // 4, max_span, stamp, visit_cycles, visit_bytes,
+              simulate, out)  # fmt: skip
     return LookupResult(
         cycles=int(out[0]),
         conflict_cycles=int(out[1]),
@@ -762,7 +773,8 @@ def datapath_frame(
        then, when its appearance is read, the 3 appearance planes' -- into **lockstep issue
        groups** of ``lanes`` consecutive quads, quad ``j`` of a group to lane ``j``. A quad
        reads one row per parity class ``c = 2 (i1 & 1) + (i0 & 1)``: its directory entry from
-       the class's directory array and its payload (``p`` bank words, 0 for EMPTY) from the
+       the class's directory array (none for an all-DENSE image, addressed by row stride) and
+       its payload (``p`` bank words, 0 for EMPTY) from the
        class's payload array. Each class has ``banks / 4`` directory banks and ``banks / 4``
        payload banks, word ``w`` of either array in bank ``w % (banks / 4)``; a bank reads one
        word per cycle; two lanes asking for the **same** word in the same group share one read

@@ -6,6 +6,15 @@ from the model's bank map).
 """
 
 
+def _order(n, c, tile):
+    """Row of each class texel ``y * W + x`` within a group's block, by sorting Python tuples."""
+    w, h = (n - (c & 1) + 1) // 2, (n - (c >> 1) + 1) // 2
+    cells = [(y, x) for y in range(h) for x in range(w)]
+    if tile is not None:
+        cells.sort(key=lambda yx: (yx[0] // tile, yx[1] // tile, yx[0] % tile, yx[1] % tile))
+    return {y * w + x: i for i, (y, x) in enumerate(cells)}
+
+
 def _positions(store, bank_width):
     """Per (table, class): per row, (directory bank word, payload bank words, DRAM bursts)."""
     out = {}
@@ -19,23 +28,26 @@ def _positions(store, bank_width):
             per = bank_width // ww
             burst = im.params.burst_bytes
             formats, nnz, offsets = im.directory()
+            stride = all(int(f) == 1 for f in formats)  # all DENSE: no directory anywhere
+            skip = lay.payload_base * ww // 8 if stride else 0
             rows = []
             for r in range(lay.rows):
                 vw, cw = lay.value_width, lay.coord_width
                 bits = {0: 0, 1: lay.columns * vw, 2: lay.columns + nnz[r] * vw,
                         3: nnz[r] * (cw + vw)}[int(formats[r])]  # fmt: skip
                 words = -(-bits // ww)
-                dword = dir_base + (r * lay.entry_width // ww) // per
+                dword = None if stride else dir_base + (r * lay.entry_width // ww) // per
                 first = int(offsets[r]) - lay.payload_base
                 pwords = {pay_base + (first + k) // per for k in range(words)}
-                bursts = {(dram + r * lay.entry_width // 8) // burst}
+                bursts = set() if stride else {(dram + r * lay.entry_width // 8) // burst}
                 for k in range(words):
-                    bursts.add((dram + (int(offsets[r]) + k) * ww // 8) // burst)
+                    bursts.add((dram - skip + (int(offsets[r]) + k) * ww // 8) // burst)
                 rows.append((dword, pwords, bursts))
             out[t, c] = rows
-            dir_base += -(-lay.payload_base // per)
+            if not stride:
+                dir_base += -(-lay.payload_base // per)
             pay_base += -(-(im.n_words - lay.payload_base) // per)
-            dram += -(-im.nbytes // burst) * burst
+            dram += -(-(im.nbytes - skip) // burst) * burst
     return out
 
 
@@ -44,6 +56,7 @@ def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
     pos = _positions(store, bank_width)
     kpc = banks // 4
     n = store.resolution
+    orders = [_order(n, c, store.tile) for c in range(4)]
     half = len(store.images) // 2
     quads = []  # (visit, [(t, c, row)] * 4)
     for s in range(len(cells)):
@@ -57,7 +70,7 @@ def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
                         c = 2 * (y % 2) + x % 2
                         w = (n - (c & 1) + 1) // 2
                         h = (n - (c >> 1) + 1) // 2
-                        rows.append((t, c, g * w * h + (y // 2) * w + x // 2))
+                        rows.append((t, c, g * w * h + orders[c][(y // 2) * w + x // 2]))
                     quads.append((-1 if visit is None else int(visit[s]), rows))
     cycles = conflicts = groups = 0
     i = 0
@@ -72,7 +85,8 @@ def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
             for t, c, r in rows:
                 dword, pwords, _ = pos[t, c][r]
                 lane = max(lane, len(pwords))
-                dir_load.setdefault((c, dword % kpc), set()).add(dword)
+                if dword is not None:
+                    dir_load.setdefault((c, dword % kpc), set()).add(dword)
                 for p in pwords:
                     pay_load.setdefault((c, p % kpc), set()).add(p)
         loads = [len(v) for v in (*dir_load.values(), *pay_load.values())]

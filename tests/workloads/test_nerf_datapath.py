@@ -37,10 +37,10 @@ def frame(model):
     return cam, accel.frame_samples(q, cam, "rtnerf")
 
 
-@pytest.mark.parametrize("group", [None, 4, 5])
-def test_texel_images_hold_the_component_layouts_integers(model, group):
+@pytest.mark.parametrize(("group", "tile"), [(None, None), (4, 4), (5, 3)])
+def test_texel_images_hold_the_component_layouts_integers(model, group, tile):
     for storage in ("hybrid", "dense"):
-        st = texel.encode_texels(model, storage, group=group)
+        st = texel.encode_texels(model, storage, group=group, tile=tile)
         comp = encode_model(model, storage, texel.TEXEL_ENCODING)
         for t, name in enumerate(["density_plane0", "density_plane1", "density_plane2",
                                   "app_plane0", "app_plane1", "app_plane2"]):  # fmt: skip
@@ -52,11 +52,20 @@ def test_texel_images_hold_the_component_layouts_integers(model, group):
     hybrid = texel.encode_texels(model, "hybrid", group=group)
     assert hybrid.nbytes < texel.encode_texels(model, "dense", group=group).nbytes
     assert hybrid.sram_bytes == hybrid.nbytes + 3 * (4 + 6) * 15 * 2
+    dense = texel.encode_texels(model, "dense", group=group)
+    assert dense.directory_bytes == 0  # all-DENSE images are addressed by row stride
+    assert dense.nbytes == sum(
+        im.nbytes - im.layout.payload_base * 4 for ims in dense.images for im in ims
+    )
     assert sum(hybrid.formats().values()) == sum(im.shape[0] for ims in hybrid.images for im in ims)
 
 
 def test_class_rows_of_a_quad():
     plane = np.arange(2 * 5 * 5).reshape(2, 5, 5)  # [r, i1, i0], N = 5
+    # Class 0 has 3 x 3 texels; tiles of 2 x 2: rows (0,0) (0,1) (1,0) (1,1), then (0,2) ...
+    np.testing.assert_array_equal(texel.class_order(5, 0, 2), [0, 1, 4, 2, 3, 5, 6, 7, 8])
+    tiled = texel.texel_rows(plane, 2, 2)
+    np.testing.assert_array_equal(tiled[0][4], plane[:, 0, 4])  # (x, y) = (2, 0): row 4
     tabs = texel.texel_rows(plane, 2)
     assert [t.shape for t in tabs] == [(9, 2), (6, 2), (6, 2), (4, 2)]
     # texel (i0, i1) = (3, 2) is class 1 (i0 odd, i1 even), row (2 >> 1) * W + (3 >> 1) = 3
@@ -64,13 +73,20 @@ def test_class_rows_of_a_quad():
     assert texel.class_shape(5, 3) == (2, 2)
 
 
-DESIGNS = [(1, 4, 32, None), (3, 8, 64, None), (4, 16, 128, 4), (2, 4, 256, 5)]
+DESIGNS = [
+    (1, 4, 32, None, None, "hybrid"),
+    (3, 8, 64, None, 4, "hybrid"),
+    (4, 16, 128, 4, 3, "hybrid"),
+    (2, 4, 256, 5, None, "hybrid"),
+    (4, 8, 64, None, 4, "dense"),
+]
 
 
-@pytest.mark.parametrize(("lanes", "banks", "width", "group"), DESIGNS)
-def test_lookup_stage_matches_a_naive_count(model, frame, lanes, banks, width, group):
+@pytest.mark.parametrize(("lanes", "banks", "width", "group", "tile", "storage"), DESIGNS)
+def test_lookup_stage_matches_a_naive_count(model, frame, lanes, banks, width, group, tile,
+                                            storage):  # fmt: skip
     _, fs = frame
-    st = texel.encode_texels(model, "hybrid", group=group)
+    st = texel.encode_texels(model, storage, group=group, tile=tile)
     cells = datapath.sample_cells(model, fs.points)
     got = lookup_stage(cells, fs.appearance, st.bank_map(banks, width), lanes)
     ref = naive.lookup(cells, fs.appearance, st, banks, width, lanes)

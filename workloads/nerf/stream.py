@@ -48,13 +48,14 @@ class StreamParams:
     Parameters
     ----------
     cube_group : int
-        Cubes per side of a cube group.
+        Cubes per side of a cube group (16: a plane tile of 8 x 8 class texels per group).
     screen_tile : int
-        Pixels per side of a screen tile (a whole frame when at least its size).
+        Pixels per side of a screen tile (a whole frame when at least its size); its pixel
+        state (:data:`PIXEL_STATE_BYTES` each) is on chip: 200 x 200 is 312 KiB.
     """
 
-    cube_group: int = 8
-    screen_tile: int = 800
+    cube_group: int = 16
+    screen_tile: int = 200
 
     def __post_init__(self) -> None:
         check_int("cube_group", self.cube_group, minimum=1, maximum=512)

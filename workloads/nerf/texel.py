@@ -12,8 +12,15 @@ of ``(i0, i1)``, ``(i0 + 1, i1)``, ``(i0, i1 + 1)``, ``(i0 + 1, i1 + 1)``.
 ``c = 2 (i1 & 1) + (i0 & 1)``, so each plane is stored as four images, one per class, and a quad
 reads exactly one row from each (four banks, never a conflict within a quad). In the image of
 class ``c = (a, b)`` (``a = i0 & 1``, ``b = i1 & 1``), texel ``(i0, i1)`` of group ``g`` is row
-``g * W_c H_c + (i1 >> 1) * W_c + (i0 >> 1)`` with ``W_c = (N - a + 1) // 2`` and
+``g * W_c H_c + order_c[(i1 >> 1) * W_c + (i0 >> 1)]`` with ``W_c = (N - a + 1) // 2`` and
 ``H_c = (N - b + 1) // 2``; the row has ``G`` columns (component ``g G + j`` in column ``j``).
+``order_c`` (:func:`class_order`) is tile-major by default: blocks of 4 x 4 class texels (the
+8 x 8 texels an 8³ cube group spans on a plane) are contiguous, which keeps a streamed visit's
+rows in few DRAM bursts; ``tile=None`` gives row-major order.
+
+**Directories.** An image whose rows are all DENSE (``storage="dense"``) needs no directory:
+row ``r`` starts at ``payload_base + r * words`` (the engine's row stride for all-DENSE tables),
+so its directory is neither stored on chip, nor read from DRAM, nor read by the lanes.
 
 **One memory-image format.** Each (plane, class) image is an ordinary
 :class:`rtnerf.models.image.MemoryImage` (hybrid-encoded per row: EMPTY / DENSE / BITMAP / COO,
@@ -45,7 +52,9 @@ __all__ = [
     "CLASSES",
     "LAYOUTS",
     "TEXEL_ENCODING",
+    "TILE",
     "TexelStore",
+    "class_order",
     "class_shape",
     "encode_texels",
     "storage_study",
@@ -56,6 +65,9 @@ __all__ = [
 CLASSES = 4
 #: Plane layouts of the storage study.
 LAYOUTS = ("component", "texel")
+#: Default tile-major row order: 4 x 4 class texels = the 8 x 8 texels a cube group of 8
+#: cells spans on a plane (:func:`class_order`).
+TILE = 4
 #: Encoding of the texel images: 16-bit values, 32-bit words and 32-bit directory entries (the
 #: rows are short, so word padding and entries are a large share of a row), 64-byte bursts.
 TEXEL_ENCODING = EncodingParams(value_width=16, word_width=32, entry_width=32, burst_bytes=64)
@@ -67,14 +79,33 @@ def class_shape(n: int, c: int) -> tuple[int, int]:
     return (n - a + 1) // 2, (n - b + 1) // 2
 
 
-def texel_rows(plane: np.ndarray, group: int) -> list[np.ndarray]:
+def class_order(n: int, c: int, tile: int | None = None) -> np.ndarray:
+    """``int64`` ``(H_c W_c,)``: the row (within a group's block) of class texel ``(x, y)``.
+
+    Indexed by ``y W_c + x`` with ``x = i0 >> 1``, ``y = i1 >> 1``. ``tile`` ``None``: row-major,
+    the identity. Otherwise **tile-major**: ``tile`` x ``tile`` blocks of class texels in
+    row-major block order, row-major inside each block (edge blocks narrower), so that the rows
+    a cube group touches are contiguous in DRAM.
+    """
+    w, h = class_shape(n, c)
+    if tile is None:
+        return np.arange(w * h, dtype=np.int64)
+    y, x = np.divmod(np.arange(w * h, dtype=np.int64), w)
+    order = np.lexsort((x % tile, y % tile, x // tile, y // tile))
+    rank = np.empty(w * h, np.int64)
+    rank[order] = np.arange(w * h)
+    return rank
+
+
+def texel_rows(plane: np.ndarray, group: int, tile: int | None = None) -> list[np.ndarray]:
     """The four class tables of one plane tensor ``(R, N, N)`` (``[r, i1, i0]``).
 
     Returns
     -------
     list of numpy.ndarray
         ``tables[c]`` of shape ``(ceil(R / group) * W_c * H_c, group)``, rows as in the module
-        docstring (the same dtype as ``plane``; padding components are 0).
+        docstring, in :func:`class_order` within each group's block (the same dtype as
+        ``plane``; padding components are 0).
     """
     r, n, _ = plane.shape
     groups = -(-r // group)
@@ -85,8 +116,10 @@ def texel_rows(plane: np.ndarray, group: int) -> list[np.ndarray]:
         a, b = c & 1, c >> 1
         sub = padded[:, b::2, a::2]  # (G groups * group, H_c, W_c)
         h, w = sub.shape[1:]
-        rows = sub.reshape(groups, group, h, w).transpose(0, 2, 3, 1).reshape(groups * h * w, group)
-        out.append(np.ascontiguousarray(rows))
+        rows = sub.reshape(groups, group, h * w).transpose(0, 2, 1)
+        placed = np.empty_like(rows)
+        placed[:, class_order(n, c, tile)] = rows
+        out.append(np.ascontiguousarray(placed.reshape(groups * h * w, group)))
     return out
 
 
@@ -107,6 +140,8 @@ class TexelStore:
         Components per row of each table.
     resolution : int
         ``N``.
+    tile : int or None
+        The rows' :func:`class_order` (``None``: row-major).
     line_bytes : int
         Bytes of the dense line factors (on chip in every design).
     storage : str
@@ -118,20 +153,21 @@ class TexelStore:
     groups: tuple[int, ...]
     group_size: tuple[int, ...]
     resolution: int
+    tile: int | None
     line_bytes: int
     storage: str
 
     @property
     def directory_bytes(self) -> int:
-        """Bytes of the directories (rounded to whole words per image)."""
-        return sum(
-            im.layout.payload_base * im.layout.word_width // 8 for ims in self.images for im in ims
-        )
+        """Bytes of the stored directories (whole words per image; none for row-stride images)."""
+        return sum(_directory_bytes(im) for ims in self.images for im in ims if not strided(im))
 
     @property
     def nbytes(self) -> int:
-        """Bytes of all plane images (directories and payloads)."""
-        return sum(im.nbytes for ims in self.images for im in ims)
+        """Bytes of all plane images as stored: payloads plus the directories that are needed."""
+        return sum(
+            im.nbytes - strided(im) * _directory_bytes(im) for ims in self.images for im in ims
+        )
 
     @property
     def payload_bytes(self) -> int:
@@ -160,6 +196,7 @@ class TexelStore:
             w, h = class_shape(n, c)
             im = self.images[t][c]
             rows = expand_rows(im, np.arange(im.shape[0])).astype(np.int64)
+            rows = rows.reshape(groups, h * w, g)[:, class_order(n, c, self.tile)]
             a, b = c & 1, c >> 1
             out[:, b::2, a::2] = (
                 rows.reshape(groups, h, w, g).transpose(0, 3, 1, 2).reshape(groups * g, h, w)
@@ -203,21 +240,27 @@ class TexelStore:
                 base[t, c] = offset
                 offset += lay.rows
                 entry_bit = np.arange(lay.rows, dtype=np.int64) * lay.entry_width
-                fields["dir_word"].append(dir_base + entry_bit // word // per)
+                stride = strided(im)
+                none = np.full(lay.rows, -1, np.int64)
+                fields["dir_word"].append(none if stride else dir_base + entry_bit // word // per)
                 first = offsets - lay.payload_base
                 fields["pay_first"].append(np.where(empty, -1, pay_base + first // per))
                 fields["pay_last"].append(
                     np.where(empty, -2, pay_base + (first + words - 1) // per)
                 )
-                dir_base += -(-lay.payload_base // per)
+                if not stride:
+                    dir_base += -(-lay.payload_base // per)
                 pay_base += -(-(im.n_words - lay.payload_base) // per)
-                # In DRAM the images follow one another, each from a burst boundary.
-                fields["dram_dir"].append((dram_base + entry_bit // 8) // burst)
-                start = dram_base + offsets * wb
+                # In DRAM the images follow one another, each from a burst boundary (a
+                # row-stride image without its directory).
+                skip = lay.payload_base * wb if stride else 0
+                fields["dram_dir"].append(none if stride else (dram_base + entry_bit // 8) // burst)
+                start = dram_base + offsets * wb - skip
                 fields["dram_first"].append(np.where(empty, -1, start // burst))
                 fields["dram_last"].append(np.where(empty, -2, (start + words * wb - 1) // burst))
-                dram_base += -(-im.nbytes // burst) * burst
+                dram_base += -(-(im.nbytes - skip) // burst) * burst
         shapes = np.array([class_shape(self.resolution, c) for c in range(CLASSES)], np.int64)
+        orders = [class_order(self.resolution, c, self.tile) for c in range(CLASSES)]
         return BankMap(
             banks=banks,
             bank_width=bank_width,
@@ -228,7 +271,18 @@ class TexelStore:
             class_shape=shapes,
             groups=np.array(self.groups, np.int64),
             resolution=self.resolution,
+            row_of=np.concatenate(orders),
+            row_base=np.cumsum([0] + [o.size for o in orders[:-1]]).astype(np.int64),
         )
+
+
+def strided(image: MemoryImage) -> bool:
+    """Whether every row of ``image`` is DENSE: addressed by row stride, no directory needed."""
+    return bool((image.directory()[0] == 1).all())
+
+
+def _directory_bytes(image: MemoryImage) -> int:
+    return image.layout.payload_base * image.layout.word_width // 8
 
 
 def encode_texels(
@@ -237,6 +291,7 @@ def encode_texels(
     enc: EncodingParams | None = None,
     *,
     group: int | None = None,
+    tile: int | None = TILE,
 ) -> TexelStore:
     """Quantise each plane tensor and encode it in the texel layout (see the module docstring).
 
@@ -250,6 +305,8 @@ def encode_texels(
         The image encoding (default :data:`TEXEL_ENCODING`); its ``force_format`` is replaced.
     group : int or None
         Components per row (``None``: all ``R`` of the tensor in one row).
+    tile : int or None
+        Row order within each image (:func:`class_order`; default :data:`TILE`).
 
     Returns
     -------
@@ -262,6 +319,8 @@ def encode_texels(
         raise ValueError(f"`storage` must be one of {sorted(STORAGES)}, not {storage!r}")
     if group is not None:
         check_int("group", group, minimum=1)
+    if tile is not None:
+        check_int("tile", tile, minimum=1)
     enc = TEXEL_ENCODING if enc is None else enc
     if not isinstance(enc, EncodingParams):
         raise TypeError(f"`enc` must be EncodingParams, not {type(enc).__name__}")
@@ -275,7 +334,7 @@ def encode_texels(
         for m in range(3):
             q = quantize(planes[m].reshape(r * n, n), enc.value_width)
             ints = q.values.reshape(r, n, n)
-            images.append([encode(tab, enc, q.scale) for tab in texel_rows(ints, g)])
+            images.append([encode(tab, enc, q.scale) for tab in texel_rows(ints, g, tile)])
             scales.append(q.scale)
             groups.append(-(-r // g))
             sizes.append(g)
@@ -286,6 +345,7 @@ def encode_texels(
         groups=tuple(groups),
         group_size=tuple(sizes),
         resolution=n,
+        tile=tile,
         line_bytes=lines * enc.value_width // 8,
         storage=storage,
     )
@@ -300,11 +360,12 @@ def storage_study(
 ) -> list[dict[str, object]]:
     """Bytes, SRAM and queries per sample of the component and texel layouts.
 
-    One row per (layout, group, storage): ``plane_bytes`` (images: directories plus payloads),
-    ``directory_bytes``, ``sram_bytes`` (plane images plus the dense lines: an on-chip buffer
-    holding the model), ``queries_per_density_sample`` and ``queries_per_app_sample`` (element
-    queries of the component layout, ``4 R`` per plane; quads of the texel layout, ``ceil(R /
-    G)`` per plane) and ``rows_per_density_sample`` / ``rows_per_app_sample`` (table rows read).
+    One row per (layout, group, storage): ``plane_bytes`` (images: payloads plus the directories
+    that are needed, none for all-DENSE images), ``directory_bytes``, ``sram_bytes`` (plane
+    images plus the dense lines: an on-chip buffer holding the model),
+    ``queries_per_density_sample`` and ``queries_per_app_sample`` (element queries of the
+    component layout, ``4 R`` per plane; quads of the texel layout, ``ceil(R / G)`` per plane)
+    and ``rows_per_density_sample`` / ``rows_per_app_sample`` (table rows read).
     """
     enc = TEXEL_ENCODING if enc is None else enc
     rs, rc = model.density_components, model.app_components
