@@ -66,7 +66,7 @@ def psnrs(dense, refit, args) -> dict[str, float]:
     q = datapath.quantized(refit)
     out = {}
     refs = [render_uniform(dense, c).image for c in cams]
-    for pipeline in PIPELINES:
+    for pipeline in args.pipelines:
         vals = [psnr(r, render(q, c, pipeline).image) for r, c in zip(refs, cams, strict=True)]
         out[pipeline] = float(np.mean(vals))
     return out
@@ -85,7 +85,7 @@ def run_scene(scene: str, args: argparse.Namespace, sweep_rows: list[dict]) -> l
     q = datapath.quantized(refit)
     stores = {s: texel.encode_texels(refit, s) for s in STORAGES}
     rows = []
-    for pipeline in PIPELINES:
+    for pipeline in args.pipelines:
         t0 = time.perf_counter()
         samples = accel.frame_samples(q, cam, pipeline)
         stats = render(q, cam, pipeline, colour=False).stats
@@ -253,7 +253,7 @@ def report(rows, storage, sweep_rows, args, path: Path) -> None:
         return next(r for r in rows if (r["scene"], r["pipeline"], r["storage"], r["buffer"])
                     == (scene, pipeline, storage, buffer))  # fmt: skip
 
-    for scene in dict.fromkeys(r["scene"] for r in rows):
+    for scene in dict.fromkeys(r["scene"] for r in rows if r["pipeline"] == "rtnerf"):
         hy = get(scene, "rtnerf", "hybrid", "on-chip")
         de_on = get(scene, "rtnerf", "dense", "on-chip")
         hs = get(scene, "rtnerf", "hybrid", "stream")
@@ -311,6 +311,7 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=800)
     ap.add_argument("--psnr-resolution", type=int, default=200)
     ap.add_argument("--psnr-views", type=int, default=2)
+    ap.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--machine", default="2-core VM, shared")
     ap.add_argument("--tag", default="")
