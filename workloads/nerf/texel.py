@@ -360,7 +360,8 @@ def storage_study(
 ) -> list[dict[str, object]]:
     """Bytes, SRAM and queries per sample of the component and texel layouts.
 
-    One row per (layout, group, storage): ``plane_bytes`` (images: payloads plus the directories
+    One row per (layout, group, storage): ``entry_width`` (``enc``'s, or 64 where a component
+    table's image overflows a 32-bit entry), ``plane_bytes`` (images: payloads plus the directories
     that are needed, none for all-DENSE images), ``directory_bytes``, ``sram_bytes`` (plane
     images plus the dense lines: an on-chip buffer holding the model),
     ``queries_per_density_sample`` and ``queries_per_app_sample`` (element queries of the
@@ -372,7 +373,11 @@ def storage_study(
     lines = 3 * (rs + rc) * model.resolution * enc.value_width // 8
     out: list[dict[str, object]] = []
     for storage in storages:
-        comp = encode_model(model, storage, enc)
+        try:
+            comp = encode_model(model, storage, enc)
+        except ValueError:
+            # A component table of a large grid overflows a 32-bit entry's offset field.
+            comp = encode_model(model, storage, dataclasses.replace(enc, entry_width=64))
         plane = sum(
             comp.images[f"{k}_plane{m}"].nbytes for k in ("density", "app") for m in range(3)
         )
@@ -386,6 +391,7 @@ def storage_study(
                 "layout": "component",
                 "group": 1,
                 "storage": storage,
+                "entry_width": comp.images["density_plane0"].layout.entry_width,
                 "plane_bytes": plane,
                 "directory_bytes": directory,
                 "sram_bytes": plane + lines,
@@ -403,6 +409,7 @@ def storage_study(
                     "layout": "texel",
                     "group": "R" if g is None else g,
                     "storage": storage,
+                    "entry_width": st.images[0][0].layout.entry_width,
                     "plane_bytes": st.nbytes,
                     "directory_bytes": st.directory_bytes,
                     "sram_bytes": st.sram_bytes,
