@@ -353,6 +353,15 @@ class MemoryImage:
         if overlap.any():
             row = int(np.argmax(overlap)) + 1
             raise ImageFormatError(f"corrupt image: row {row} overlaps the row before it")
+        if self.params.force_format == "dense":
+            off = (formats != Format.DENSE) | (
+                offsets != lay.payload_base + np.arange(lay.rows) * self.row_stride
+            )
+            if off.any():
+                raise ImageFormatError(
+                    f"corrupt image: row {int(np.argmax(off))} is not DENSE at the row stride "
+                    f"of a `force_format: dense` image"
+                )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -373,6 +382,19 @@ class MemoryImage:
     def u32(self) -> np.ndarray:
         """The image as little-endian ``uint32``, plus two zero words, for the numba kernels."""
         return self._u32
+
+    @property
+    def row_stride(self) -> int:
+        """Words from one row's payload to the next's when every row is DENSE, else 0.
+
+        An image encoded with ``force_format: dense`` stores row ``r`` at word
+        ``payload_base + r * row_stride``, so a reader can compute the address instead of
+        reading the directory (the lookup unit does: its table descriptor's ``stride``).
+        """
+        if self.params.force_format != "dense":
+            return 0
+        lay = self.layout
+        return int(lay.row_words(lay.columns * lay.value_width))
 
     def word(self, index: int) -> int:
         """Return word ``index`` as an unsigned integer of ``word_width`` bits."""

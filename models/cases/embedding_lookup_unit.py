@@ -8,6 +8,7 @@ Its expected output is computed independently in ``tests/naive/embedding_lookup_
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -30,8 +31,12 @@ class Run(NamedTuple):
 
 
 def _images(params: EmbeddingLookupUnitParams, tables) -> list[MemoryImage]:
+    """Images of the tables; with two tables or more the last is stored all-DENSE, so the
+    unit addresses it by row stride instead of its directory."""
     enc = params.decoder.encoding(burst_bytes=params.word_width // 8)
-    return [encode(t, enc) for t in tables]
+    forced = dataclasses.replace(enc, force_format="dense")
+    last = len(tables) - 1
+    return [encode(t, forced if 0 < i == last else enc) for i, t in enumerate(tables)]
 
 
 def directed_run(params: EmbeddingLookupUnitParams) -> Run:
@@ -60,18 +65,25 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         [(3, 1, 0)],  # ELEMENT bag of one, tiny weight
         [(1, wlo, 0), (2, wlo, e), (3, 2, 3 % d)],  # interpolation-like footprint
         [(3, 1), (3, -1)],  # a ROW bag straight after ELEMENT ones
+        [(3, 2), (5, -1), (1, 1)],  # on the DENSE copy (row stride) with two tables or more
+        [(3, 1, 3 % d), (4, 1, e), (2, 1, 0)],  # ELEMENT on the DENSE copy
     ]
+    copy = params.tables >= 2
+    on_copy = {len(bags) - 2, len(bags) - 1} if copy else set()
+    which = [int(i in on_copy) for i in range(len(bags))]
     if params.pairwise != "none":  # pairs of ROW bags
-        bags = [bag for bag in bags if len(bag[0]) == 2]
-        bags = bags + bags[-1:] if len(bags) % 2 else bags
+        keep = [i for i, bag in enumerate(bags) if len(bag[0]) == 2]
+        keep = keep + keep[-1:] if len(keep) % 2 else keep
+        bags, which = [bags[i] for i in keep], [which[i] for i in keep]
     reqs = [r if len(r) == 3 else (*r, -1) for bag in bags for r in bag]
+    table_of = [t for bag, t in zip(bags, which, strict=True) for _ in bag]
     rows = [r for r, _, _ in reqs]
     weights = [w for _, w, _ in reqs]
     cols = [c for _, _, c in reqs]
     last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
     trace = Trace(
         op=(np.array(cols) >= 0).astype(np.uint8),
-        table=np.zeros(len(rows), np.uint16),
+        table=np.array(table_of, np.uint16),
         row=np.array(rows, np.int64),
         col=np.array(cols, np.int32),
         weight=np.array(weights, np.int64),
@@ -80,7 +92,8 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         weight_width=params.weight_width,
         name="directed",
     )
-    return Run("directed", [table], _images(params, [table]), trace)
+    tables = [table, table] if copy else [table]
+    return Run("directed", tables, _images(params, tables), trace)
 
 
 def random_run(
@@ -95,7 +108,7 @@ def random_run(
 ) -> Run:
     """Random tables (all formats mixed) and bags of at least ``requests`` requests in all.
 
-    One table per ``params.tables``; Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
+    One table per ``params.tables`` (the last of two or more stored all-DENSE); Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
     the unit's), ``element_fraction`` of the bags ELEMENT bags of 1 to 4 requests. With
     ``bags``, exactly that many bags instead (``requests`` is ignored). For a design with a
     pairwise stage, ROW bags only, an even number of them.

@@ -13,6 +13,7 @@ POOLINGS = ("sum", "mean", "weighted")
 ROUNDINGS = ("truncate", "nearest")
 OVERFLOWS = ("saturate", "wrap")
 PAIRWISE = ("none", "dot", "l2")
+DIRECTORIES = ("dram", "sram")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -61,6 +62,33 @@ class EmbeddingLookupUnitParams(Params):
         cached unit reads whole rows, for ELEMENT requests too, and keeps each row as the
         decoder's beats (up to ``dim`` of them).
 
+    inflight : int
+        Request slots, 1 to 64: the bag requests the unit holds between taking them and
+        finishing them, each with its directory entry and its payload words (the slot buffer,
+        ``inflight * slot_words`` words of on-chip memory). The front end runs ahead of the
+        decoder through them: it reads a slot's entry, then issues its payload read, while the
+        decoder works on older slots; the memory answers them while it waits. Sizing (Little's
+        law): a slot is held for its memory round trip ``R`` (DRAM latency, plus the port's and
+        the routing's pipeline; plus a second round trip for the entry with ``directory:
+        dram``) and then for its decode time ``D`` (about ``dim`` cycles for a DENSE row, ``nnz``
+        for a sparse one), so a unit that never waits for memory needs ``inflight >= R / D + 1``;
+        and an engine at DRAM bandwidth ``B`` bytes per cycle needs ``units * inflight >= R * B /
+        bytes per lookup`` lookups in flight. The default, 4, covers ``R`` = 40-cycle DRAM plus
+        about 10 cycles of pipeline for rows down to ``D`` of 17 cycles, and at the default
+        engine (12 units, 16 B/cycle, 128-byte rows) 48 lookups in flight against the 7 that
+        the bandwidth needs (the margin absorbs queueing at the DRAM near saturation).
+    directory : str
+        Where the rows' directory entries come from. ``dram``: each request reads its row's
+        entry from the table's image (one memory request, one DRAM burst) before its payload.
+        ``sram``: each unit holds a copy of the directories of its tables, ``directory_rows``
+        entries per table, written on ``i_dir`` (the engine loads them from DRAM once, when a
+        base address is written); requests then read only their payload. Tables written with a
+        row ``stride`` (images stored all-DENSE, ``force_format: dense``) need no directory in
+        either mode: their payload address is computed.
+    directory_rows : int
+        Rows of each table the directory SRAM holds (``directory: sram``), 1 to 65536; a table
+        with more rows is rejected. The SRAM is ``tables * directory_words`` words.
+
     pairwise : str
         ``none``, or a stage that scores bags in pairs (bag ``2k`` with bag ``2k + 1``, both
         ROW bags, pooled as above to ``u`` and ``v``) and emits one beat of three exact
@@ -101,6 +129,9 @@ class EmbeddingLookupUnitParams(Params):
     cache_ways: int = 0
     cache_sets: int = 1
     pairwise: str = "none"
+    inflight: int = 4
+    directory: str = "dram"
+    directory_rows: int = 1024
 
     def __post_init__(self) -> None:
         self.decoder  # noqa: B018 - validates the decoder's fields, naming them
@@ -134,6 +165,14 @@ class EmbeddingLookupUnitParams(Params):
             )
         if self.dim % self.lanes:
             raise ValueError(f"`lanes` must divide `dim` {self.dim}, not {self.lanes}")
+        check_int("inflight", self.inflight, minimum=1, maximum=64)
+        check_choice("directory", self.directory, DIRECTORIES)
+        check_int("directory_rows", self.directory_rows, minimum=1, maximum=65536)
+        if self.directory == "sram" and self.word_width < self.entry_width:
+            raise ValueError(
+                f"`directory: sram` needs words at least as wide as an entry: `word_width` "
+                f"{self.word_width} < `entry_width` {self.entry_width}"
+            )
 
     @property
     def decoder(self) -> HybridRowDecoderParams:
@@ -180,6 +219,28 @@ class EmbeddingLookupUnitParams(Params):
     def shift(self) -> int:
         """Fraction bits of the scaled accumulator, ``s``."""
         return self.weight_frac_bits * (2 if self.pooling == "mean" else 1)
+
+    @property
+    def slot_words(self) -> int:
+        """Words of a request slot: the longest payload of a row the decoder reads."""
+        d = self.decoder
+        coo = -(-d.capacity * (d.coord_bits + self.value_width) // self.word_width)
+        return max(d.max_row_words, coo, 1)
+
+    @property
+    def entry_words(self) -> int:
+        """Words of one directory entry (2 for 64-bit entries on 32-bit words, else 1)."""
+        return -(-self.entry_width // self.word_width)
+
+    @property
+    def directory_words(self) -> int:
+        """Words of one table's directory in the directory SRAM (``directory: sram``)."""
+        return -(-self.directory_rows * self.entry_width // self.word_width)
+
+    @property
+    def slot_width(self) -> int:
+        """Bits of a slot index."""
+        return max(1, (self.inflight - 1).bit_length())
 
     def reciprocal(self, n: int) -> int:
         """``R(n)``, the mean's fixed-point reciprocal of a bag of ``n`` requests."""

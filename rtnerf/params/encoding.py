@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 from .base import Params, check_choice, check_int
 
-__all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "EncodingParams"]
+__all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "EncodingParams", "Format"]
+
+class Format(enum.IntEnum):
+    """Storage format of one row; the value is the 2-bit code in the row directory.
+
+    The codes are in decode-speed order, so the lowest code wins a cost tie. The encoder
+    (:mod:`rtnerf.models.encoding`), the memory image, the golden models and the RTL all take
+    the codes from here.
+    """
+
+    EMPTY = 0
+    DENSE = 1
+    BITMAP = 2
+    COO = 3
+
 
 #: Values accepted by :attr:`EncodingParams.force_format` besides ``None``.
 FORCE_FORMATS = ("dense", "bitmap", "coo")

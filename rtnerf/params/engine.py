@@ -20,7 +20,7 @@ class EngineParams(Params):
     Parameters
     ----------
     units : int
-        Embedding lookup units, 1 to 8. Bag ``b`` of a trace runs on unit ``b mod units``
+        Embedding lookup units, 1 to 64. Bag ``b`` of a trace runs on unit ``b mod units``
         (with the unit's pairwise stage, both bags of pair ``k`` on unit ``k mod units``).
     queue_depth : int
         Bag requests queued in front of each unit, 0 (none: the next bag waits until this
@@ -50,7 +50,7 @@ class EngineParams(Params):
     dram: DramParams = dataclasses.field(default_factory=DramParams)
 
     def __post_init__(self) -> None:
-        check_int("units", self.units, minimum=1, maximum=8)
+        check_int("units", self.units, minimum=1, maximum=64)
         check_int("queue_depth", self.queue_depth, minimum=0, maximum=1024)
         for name, cls in self.nested.items():
             if not isinstance(getattr(self, name), cls):
@@ -65,7 +65,7 @@ class EngineParams(Params):
                 f"`dram.burst_bytes` must be from a word ({self.port.word_bytes}) to one AXI "
                 f"burst of the port ({most}), not {self.dram.burst_bytes}"
             )
-        need = self.unit.decoder.max_row_words
+        need = self.unit.slot_words
         if self.port.max_request < need:
             raise ValueError(
                 f"`port.len_width` {self.port.len_width} is too narrow: a row takes up to {need} "

@@ -31,7 +31,7 @@ class MemoryPortParams(Params):
         No burst crosses a multiple of this many bytes: a power of two from ``word_width / 8``
         to 4096. 4096 is AXI's rule; the DRAM burst size gives one AXI burst per DRAM burst.
     outstanding : int
-        Most AXI bursts in flight (address sent, last beat not yet received), 1 to 64.
+        Most AXI bursts in flight (address sent, last beat not yet received), 1 to 256.
     """
 
     kind = "memory_port"
@@ -55,7 +55,7 @@ class MemoryPortParams(Params):
             maximum=4096,
             power_of_two=True,
         )
-        check_int("outstanding", self.outstanding, minimum=1, maximum=64)
+        check_int("outstanding", self.outstanding, minimum=1, maximum=256)
 
     @property
     def word_bytes(self) -> int:
