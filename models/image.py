@@ -353,15 +353,17 @@ class MemoryImage:
         if overlap.any():
             row = int(np.argmax(overlap)) + 1
             raise ImageFormatError(f"corrupt image: row {row} overlaps the row before it")
-        if self.params.force_format == "dense":
-            off = (formats != Format.DENSE) | (
-                offsets != lay.payload_base + np.arange(lay.rows) * self.row_stride
+        # Every row DENSE at a fixed stride: readers may compute addresses (row_stride).
+        stride = int(lay.row_words(lay.columns * lay.value_width))
+        off = (formats != Format.DENSE) | (
+            offsets != lay.payload_base + np.arange(lay.rows) * stride
+        )
+        if self.params.force_format == "dense" and off.any():
+            raise ImageFormatError(
+                f"corrupt image: row {int(np.argmax(off))} is not DENSE at the row stride of a "
+                f"`force_format: dense` image"
             )
-            if off.any():
-                raise ImageFormatError(
-                    f"corrupt image: row {int(np.argmax(off))} is not DENSE at the row stride "
-                    f"of a `force_format: dense` image"
-                )
+        object.__setattr__(self, "_stride", 0 if off.any() or lay.rows == 0 else stride)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -387,14 +389,12 @@ class MemoryImage:
     def row_stride(self) -> int:
         """Words from one row's payload to the next's when every row is DENSE, else 0.
 
-        An image encoded with ``force_format: dense`` stores row ``r`` at word
-        ``payload_base + r * row_stride``, so a reader can compute the address instead of
-        reading the directory (the lookup unit does: its table descriptor's ``stride``).
+        When every row is DENSE (always with ``force_format: dense``; with the hybrid choice
+        when no row is sparse or empty), row ``r`` starts at word ``payload_base + r *
+        row_stride``, so a reader can compute the address instead of reading the directory
+        (the lookup unit does: its table descriptor's ``stride``).
         """
-        if self.params.force_format != "dense":
-            return 0
-        lay = self.layout
-        return int(lay.row_words(lay.columns * lay.value_width))
+        return self._stride
 
     def word(self, index: int) -> int:
         """Return word ``index`` as an unsigned integer of ``word_width`` bits."""

@@ -18,7 +18,7 @@ from ..image import MemoryImage, encode
 from ..trace import Trace, random_bag_trace
 from .hybrid_row_decoder import random_table
 
-__all__ = ["Run", "directed_run", "random_run"]
+__all__ = ["Run", "directed_run", "random_run", "slots_run"]
 
 
 class Run(NamedTuple):
@@ -138,3 +138,57 @@ def random_run(
             break
         bags += 2 * max(1, bags // 16)
     return Run("random", tables, _images(params, tables), trace)
+
+
+def slots_run(params: EmbeddingLookupUnitParams, rng: np.random.Generator) -> Run:
+    """Directed bags for the request slots and the row cache.
+
+    The slots wrap around many times (more single-request bags than ``inflight`` times
+    four), fill up (bags of ``max_bag`` whole rows), and see the same row back to back; with a
+    row cache, a row misses, hits twice, is evicted by ``cache_ways`` other rows of its set,
+    misses again and hits, with ELEMENT requests among them (a hit answered from the cached
+    row, a miss that fills it). The tables are random (every format, Zipf rows are not used).
+    """
+    sets, ways = params.cache_sets, max(1, params.cache_ways)
+    rows = max(48, (ways + 2) * sets)
+    dec = params.decoder
+    tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
+    n_tables = len(tables)
+    bags: list[list[tuple[int, int, int, int]]] = []  # (table, row, col, weight)
+    for i in range(4 * params.inflight + 3):  # single requests: the slots wrap around
+        bags.append([(i % n_tables, int(rng.integers(rows)), -1, 1 + i % 3)])
+    row = int(rng.integers(rows))
+    same = [(0, row, -1, 2)] * min(params.max_bag, 2 * params.inflight + 1)
+    bags.append(same)  # the same row back to back (misses, then hits with a cache)
+    r = row % sets
+    evict = [(0, r + sets * (k + 1), -1, 1) for k in range(ways) if r + sets * (k + 1) < rows]
+    c = int(rng.integers(params.dim))
+    bags += [
+        [(0, r, -1, 1), (0, r, -1, -1), (0, r, -1, 3)][: params.max_bag],  # miss, hit, hit
+        evict[: params.max_bag],  # the set's other rows push `r` out
+        [(0, r, c, 5), (0, r, (c + 1) % params.dim, 7)][: params.max_bag],  # ELEMENT miss, hit
+        [(0, r, -1, 1)],  # a hit after the ELEMENT fill
+    ]
+    for _ in range(3):  # full slots: long bags of random whole rows
+        size = params.max_bag
+        bags.append(
+            [(int(rng.integers(n_tables)), int(rng.integers(rows)), -1, 1) for _ in range(size)]
+        )
+    if params.pairwise != "none":  # pairs of ROW bags only
+        bags = [b for b in bags if all(col < 0 for _, _, col, _ in b)]
+        bags = bags + bags[-1:] if len(bags) % 2 else bags
+    reqs = [r for bag in bags for r in bag]
+    last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
+    cols = np.array([col for _, _, col, _ in reqs], np.int32)
+    trace = Trace(
+        op=(cols >= 0).astype(np.uint8),
+        table=np.array([t for t, _, _, _ in reqs], np.uint16),
+        row=np.array([r for _, r, _, _ in reqs], np.int64),
+        col=cols,
+        weight=np.array([w for _, _, _, w in reqs], np.int64),
+        last=np.array(last),
+        weight_frac_bits=params.weight_frac_bits,
+        weight_width=params.weight_width,
+        name="slots",
+    )
+    return Run("slots", tables, _images(params, tables), trace)

@@ -13,7 +13,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from ...models.cases.embedding_lookup_unit import Run, directed_run, random_run
+from ...models.cases.embedding_lookup_unit import Run, directed_run, random_run, slots_run
 from ...models.golden.embedding_lookup_unit import evaluate, scores
 from ...models.golden.engine import table_descriptor
 from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
@@ -158,7 +158,11 @@ async def stream_test(dut, combo: int, params, unit, memory, start_ports) -> Non
     Clock(dut.clk, 10, unit="ns").start()
     await reset(dut)
     rng = np.random.default_rng([args["seed"], combo])
-    runs = [directed_run(unit), random_run(unit, rng, max(1, -(-args["count"] // len(COMBOS))))]
+    runs = [
+        directed_run(unit),
+        random_run(unit, rng, max(1, -(-args["count"] // len(COMBOS)))),
+        slots_run(unit, rng),
+    ]
     totals = {"mismatches": 0, "unexpected": 0, "cycles": 0}
     for run in runs:
         component, counters = memory(
