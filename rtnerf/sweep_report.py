@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from .models.dram import Cause
+from .runfolder import RunFolder
 
-__all__ = ["pareto_front", "write_reports"]
+__all__ = ["SUMMARY_VERSION", "pareto_front", "save_plot", "write_reports"]
+
+#: Version of the sweep's ``summary.json`` layout.
+SUMMARY_VERSION = 1
 
 
 def pareto_front(cost: list[float], value: list[float]) -> list[int]:
@@ -29,19 +30,18 @@ def _label(point: dict[str, Any]) -> str:
     return ", ".join(f"{k.split('+')[0].split('.')[-1]}={v}" for k, v in point.items())
 
 
-def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> dict[str, Any]:
-    """Write the reports of the stored points; return the summary."""
+def write_reports(study, rows: list[tuple[int, dict, dict]], folder: RunFolder) -> dict[str, Any]:
+    """Write the reports of the stored points into the run folder; return the summary."""
     from .sweep import COLUMNS
 
     keys = list(study.points[0]) if study.points else []
-    columns = [c for c in COLUMNS if any(c in r for _, _, r in rows)]
-    with (run_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            ["point", *keys, *(f"{c} [{COLUMNS[c]}]" if COLUMNS[c] else c for c in columns)]
-        )
-        for idx, point, result in rows:
-            writer.writerow([idx, *(point[k] for k in keys), *(result.get(c, "") for c in columns)])
+    columns = {"point": "", **dict.fromkeys(keys, "")}
+    columns.update({c: u for c, u in COLUMNS.items() if any(c in r for _, _, r in rows)})
+    folder.write_csv(
+        "results.csv",
+        columns,
+        ({"point": idx, **point, **result} for idx, point, result in rows),
+    )
     points = [p for _, p, _ in rows]
     results = [r for _, _, r in rows]
     has_area = bool(results) and "area_cells" in results[0]
@@ -49,17 +49,26 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
     cost = [r[cost_name] for r in results]
     front = pareto_front(cost, [r["throughput"] for r in results]) if results else []
     best = max(range(len(results)), key=lambda i: results[i]["throughput"]) if results else None
-    summary = {
-        "study": study.name,
-        "points": len(study.points),
-        "evaluated": len(rows),
-        "workload": {"trace": study.trace, "bags": study.bags, "seed": study.seed},
-        "clock_mhz": study.clock_mhz,
-        "best": None if best is None else {"point": points[best], **results[best]},
-        "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
-        "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = folder.write_summary(
+        {
+            "study": study.name,
+            "study_digest": study.digest(),
+            "points": len(study.points),
+            "evaluated": len(rows),
+            "workload": {
+                "trace": study.trace,
+                "bags": study.bags,
+                "seed": study.seed,
+                "max_bag": study.max_bag,
+            },
+            "clock_mhz": study.clock_mhz,
+            "best": None if best is None else {"point": points[best], **results[best]},
+            "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
+            "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
+        },
+        schema="rtnerf.sweep.summary",
+        version=SUMMARY_VERSION,
+    )
     names = [k.split("+")[0].split(".")[-1] for k in keys]
     widths = [
         max(len(n), *(len(str(p[k])) for p in points)) + 2 for n, k in zip(names, keys, strict=True)
@@ -83,20 +92,21 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
             + (f"{r['area_cells']:>8}" if has_area else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
-    (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
+    folder.write_text("summary.txt", "\n".join(lines) + "\n")
     if results:
-        _plots(points, results, front, cost_name, run_dir)
+        _plots(points, results, front, cost_name, folder)
     return summary
 
 
-def _save(fig: Figure, ax, title: str, path: Path) -> None:
+def save_plot(folder: RunFolder, fig: Figure, ax, title: str, name: str) -> None:
+    """Title ``ax``, add its legend and save ``fig`` as ``name`` in the run folder."""
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    folder.save_figure(fig, name)
 
 
-def _plots(points, results, front, cost_name, run_dir: Path) -> None:
+def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
     # Pareto: throughput against area (or DRAM bytes per bag without area).
     # Front points are numbered on the plot and spelled out in a key below it (full labels
     # next to the points overlap and run off the axes).
@@ -118,7 +128,7 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         ylabel="throughput [bags/s]",
         yscale="log",
     )
-    _save(fig, ax, "Throughput vs cost", run_dir / "pareto.png")
+    save_plot(folder, fig, ax, "Throughput vs cost", "pareto.png")
 
     # DRAM bytes per bag by cause, one stacked bar per point.
     fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))
@@ -132,7 +142,7 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         bottom = [b + v for b, v in zip(bottom, per_bag, strict=True)]
     ax.set_xticks(range(len(results)), [_label(p) for p in points], rotation=80, fontsize=6)
     ax.set(ylabel="DRAM bytes per bag [B]")
-    _save(fig, ax, "DRAM traffic by cause", run_dir / "dram_by_cause.png")
+    save_plot(folder, fig, ax, "DRAM traffic by cause", "dram_by_cause.png")
 
     # Roofline: achieved MAC/s against operational intensity, under the DRAM and compute roofs.
     fig = Figure(figsize=(6.5, 4.5))
@@ -150,4 +160,4 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         xlabel="operational intensity [MAC/B of DRAM]",
         ylabel="performance [MAC/s]",
     )
-    _save(fig, ax, "Roofline", run_dir / "roofline.png")
+    save_plot(folder, fig, ax, "Roofline", "roofline.png")
