@@ -43,6 +43,10 @@ __all__ = ["LOCK_NAME", "RunFolder", "RunFolderError", "machine", "progress", "w
 LOCK_NAME = ".lock"
 
 
+#: Folders this process holds: resolved path -> [lock, users].
+_HELD: dict[Path, list[Any]] = {}
+
+
 class RunFolderError(RtnerfError):
     """An output folder or file that cannot be created, locked or written."""
 
@@ -122,7 +126,7 @@ class RunFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._lock: FileLock | None = None
+        self._key: Path | None = None
 
     def __enter__(self) -> RunFolder:
         return self.open()
@@ -134,13 +138,22 @@ class RunFolder:
         return self.path / name
 
     def open(self) -> RunFolder:
-        """Create the folder and take its lock; return ``self``."""
-        if self._lock is not None:
+        """Create the folder and take its lock; return ``self``.
+
+        Opening a folder this process already holds (a command and the library function it
+        calls) shares the lock.
+        """
+        if self._key is not None:
             return self
         try:
             _make_folder(self.path)
         except OSError as exc:
             raise RunFolderError(f"{self.path}: cannot create run folder: {_reason(exc)}") from None
+        key = self.path.resolve()
+        if key in _HELD:
+            _HELD[key][1] += 1
+            self._key = key
+            return self
         lock = FileLock(self.path / LOCK_NAME, timeout=0)
         try:
             lock.acquire()
@@ -151,14 +164,20 @@ class RunFolder:
             ) from None
         except OSError as exc:
             raise RunFolderError(f"{self.path}: cannot lock run folder: {_reason(exc)}") from None
-        self._lock = lock
+        _HELD[key] = [lock, 1]
+        self._key = key
         return self
 
     def close(self) -> None:
         """Release the lock (the files stay)."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        if self._key is None:
+            return
+        held = _HELD[self._key]
+        held[1] -= 1
+        if not held[1]:
+            held[0].release()
+            del _HELD[self._key]
+        self._key = None
 
     def write_text(self, name: str, text: str) -> Path:
         """Write ``text`` to ``name`` in the folder (whole); return its path."""

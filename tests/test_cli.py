@@ -1,6 +1,7 @@
 """The rtnerf command line: blocks, generate (with a Verilator lint), sim, bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,62 @@ def test_generate_the_default_design(tmp_path):
     text = out.read_text()
     assert "module engine(" in text
     assert " unit0 (" in text and " unit1 (" in text and " port (" in text  # 2 units, 1 port
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["sim", "adder_search_tree", "--seed", "-1"],
+            r"argument --seed: must be from 0 to 4294967295, not -1",
+        ),
+        (
+            ["bench", "text", "--seed", "-1"],
+            r"argument --seed: must be from 0 to 4294967295, not -1",
+        ),
+        (
+            ["demo", "--seed", str(1 << 32)],
+            r"argument --seed: must be from 0 to 4294967295, not 4294967296",
+        ),
+        (["bench", "text", "--cosim-bags", "-2"], r"argument --cosim-bags: must be >= 0, not -2"),
+    ],
+)
+def test_bad_arguments_are_bad_input(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(message, proc.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("output", ["file/x.v", "dir", "/dev/full"])
+def test_generate_to_an_unwritable_output_is_one_line(tmp_path, output):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    target = output if output.startswith("/") else str(tmp_path / output)
+    if not Path(target).parent.exists():
+        pytest.skip(f"no {target}")
+    proc = run_cli("generate", "adder_search_tree", "-o", target)
+    assert proc.returncode == 2, proc.stderr
+    assert re.fullmatch(rf"rtnerf: error: {re.escape(target)}: cannot write: .*\n", proc.stderr)
+
+
+def test_sim_refuses_a_run_folder_in_use(tmp_path):
+    from rtnerf.runfolder import RunFolder
+
+    with RunFolder(tmp_path / "run"):  # as a running `rtnerf sim -o run` holds it
+        proc = run_cli(
+            "sim", "adder_search_tree", "--simulator", "icarus", "-o", str(tmp_path / "run")
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"rtnerf: error: {tmp_path / 'run'}: another rtnerf run is writing into this folder; "
+        "wait for it to finish or choose another output folder\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["generate", "sim", "area"])
+def test_non_utf8_config_is_one_line(tmp_path, command):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"version: 1\nleaves: 4  # \xe9\n")
+    proc = run_cli(command, "adder_search_tree", "-c", str(path), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"rtnerf: error: {path}: not a UTF-8 text file (byte 0xe9 at offset 24)\n"

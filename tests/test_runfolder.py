@@ -80,3 +80,12 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(RunFolderError, match=r"s.json: cannot write: No space left on device$"):
         write_file(tmp_path / "s.json", "{}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_same_process_shares_its_lock(tmp_path):
+    with RunFolder(tmp_path) as outer:
+        with RunFolder(tmp_path) as inner:  # a command and the library function it calls
+            inner.write_text("a", "1")
+        outer.write_text("b", "2")
+    with RunFolder(tmp_path):
+        pass

@@ -11,9 +11,8 @@ per frame) go to ``summary.json``; images to ``view_VVV_dD.png``.
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import RtnerfError
+from ..runfolder import RunFolder, progress
 
 __all__ = ["SUMMARY_VERSION", "register", "run"]
 
@@ -83,18 +83,26 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Render the views; write PNGs, ``summary.json`` and ``summary.txt``; print the summary."""
+    _check(args)
+    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with RunFolder(out) as folder:
+        return _render(args, folder)
+
+
+def _png(folder: RunFolder, name: str, image: np.ndarray) -> None:
     import matplotlib.pyplot as plt
 
+    buf = io.BytesIO()
+    plt.imsave(buf, image, format="png")
+    folder.write_bytes(name, buf.getvalue())
+
+
+def _render(args: argparse.Namespace, folder: RunFolder) -> int:
     from ..workloads.nerf import render as rd
     from ..workloads.nerf import storage as stg
     from ..workloads.nerf.fit import load_or_fit
 
-    _check(args)
-    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot create run folder: {exc.strerror}") from None
+    out = folder.path
 
     model = load_or_fit(
         args.scene,
@@ -117,16 +125,16 @@ def run(args: argparse.Namespace) -> int:
 
     per_density: dict[float, list[dict[str, Any]]] = {d: [] for d in args.density}
     ref_rows = []
-    bar = tqdm(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
+    bar = progress(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
     for v, cam in enumerate(cams):
         ref = rd.render_uniform(model, cam)
         bar.update()
         ref_rows.append({**ref.stats.to_dict(), "seconds": ref.seconds})
-        plt.imsave(out / f"view_{v:03d}_reference.png", ref.image)
+        _png(folder, f"view_{v:03d}_reference.png", ref.image)
         for d, encoded, qmodel in variants:
             res = rd.render(qmodel, cam, args.pipeline)
             bar.update()
-            plt.imsave(out / f"view_{v:03d}_d{d:g}.png", res.image)
+            _png(folder, f"view_{v:03d}_d{d:g}.png", res.image)
             dram = {s: stg.frame_dram_bytes(e, res.touched)["total"] for s, e in encoded.items()}
             per_density[d].append(
                 {
@@ -167,8 +175,6 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     summary = {
-        "schema": "rtnerf.render.summary",
-        "version": SUMMARY_VERSION,
         "scene": args.scene,
         "pipeline": args.pipeline,
         "resolution": args.resolution,
@@ -201,16 +207,11 @@ def run(args: argparse.Namespace) -> int:
             "frame_seconds": _mean(ref_rows, "seconds"),
         },
         "results": results,
-        "machine": f"{platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}",
         "per_view": {str(d): per_density[d] for d in args.density},
     }
     text = _text(summary)
-    try:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out / "summary.txt").write_text(text + "\n")
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot write summary: {exc.strerror}") from None
+    folder.write_summary(summary, schema="rtnerf.render.summary", version=SUMMARY_VERSION)
+    folder.write_text("summary.txt", text + "\n")
     print(text)
     print(f"  wrote {out}")
     return 0
