@@ -231,11 +231,13 @@ def read_trace(path: str | Path) -> Trace:
     """
     path = Path(path)
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive")
-        with npz:
-            contents = {k: npz[k] for k in npz.files}
+        # Opened here: np.load leaks the file it opens when the archive is malformed.
+        with path.open("rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an archive")
+            with npz:
+                contents = {k: npz[k] for k in npz.files}
     except OSError as exc:
         raise TraceFormatError(f"{path}: cannot read trace: {exc.strerror or exc}") from None
     except EOFError:

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, RtnerfError
+from .errors import ConfigError, RtnerfError, user_key
 from .params import CONFIG_VERSION, EngineParams
 from .params.base import read_yaml
 from .runfolder import RunFolder, progress
@@ -73,6 +73,8 @@ STUDY_KEYS = ("version", "kind", "name", "design", "parameters", "sampling", "wo
 WORKLOAD_KEYS = ("trace", "bags", "seed", "max_bag")
 #: Longest bag a study's workload may ask for (the trace generators' cap).
 MAX_BAG = 64
+#: Most points a study's ranges may make (before sampling).
+MAX_POINTS = 100_000
 ENCODINGS = ("hybrid", "dense", "bitmap", "coo")
 AREA_TARGETS = ("none", "generic", "ice40")
 #: Result columns and their units (the CSV headers are ``name [unit]``).
@@ -143,7 +145,8 @@ def _field_default(path: str) -> Any:
                 else "none"
             )
             raise ConfigError(
-                f"unknown parameter `{path}`: {where} has no `{part}` (allowed: {allowed})"
+                f"unknown parameter `{user_key(path)}`: {user_key(where)} has no "
+                f"`{user_key(part)}` (allowed: {allowed})"
             )
         obj = getattr(obj, part)
     return obj
@@ -173,8 +176,9 @@ def load_study(path: str | Path) -> Study:
     ------
     ConfigError
         Naming the offending key: unknown keys, a wrong version or kind, an empty or non-list
-        range, an unknown parameter, a value of the wrong type, a bad sampling or workload,
-        or a point whose design is invalid.
+        range or one that repeats a value, an unknown parameter, a value of the wrong type, a
+        bad sampling or workload, more than :data:`MAX_POINTS` points, a point whose design is
+        invalid or cannot run the workload's longest bag, or two points of the same design.
     """
     path = Path(path)
     doc = read_yaml(path, "study")
@@ -187,28 +191,32 @@ def load_study(path: str | Path) -> Study:
 def _parse(doc: Any, folder: Path) -> Study:
     if not isinstance(doc, dict):
         raise ConfigError("a study must be a mapping")
-    unknown = sorted(set(doc) - set(STUDY_KEYS))
+    unknown = sorted(set(doc) - set(STUDY_KEYS), key=str)
     if unknown:
-        raise ConfigError(f"unknown key `{unknown[0]}`; allowed: {', '.join(STUDY_KEYS)}")
+        raise ConfigError(f"unknown key `{user_key(unknown[0])}`; allowed: {', '.join(STUDY_KEYS)}")
     if doc.get("version") != CONFIG_VERSION:
         raise ConfigError(f"`version` must be {CONFIG_VERSION}, not {doc.get('version')!r}")
     if doc.get("kind") != "study":
         raise ConfigError(f"`kind` must be 'study', not {doc.get('kind')!r}")
     base = EngineParams()
     if doc.get("design") is not None:
-        design = folder / str(doc["design"])
-        base = EngineParams.from_yaml(design)
+        if not isinstance(doc["design"], str):
+            raise ConfigError(f"`design` must be a path to a config, not {doc['design']!r}")
+        base = EngineParams.from_yaml(folder / doc["design"])
     params = doc.get("parameters")
     if not isinstance(params, dict) or not params:
         raise ConfigError("`parameters` must be a non-empty mapping of parameter -> values")
     axes = {}
     for key, values in params.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"`parameters` keys must be parameter names, not {key!r}")
+        name = user_key(key)
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"`parameters.{key}` must be a non-empty list, not {values!r}")
+            raise ConfigError(f"`parameters.{name}` must be a non-empty list, not {values!r}")
         seen: list[Any] = []
         for v in values:
             if any(v == s and type(v) is type(s) for s in seen):
-                raise ConfigError(f"`parameters.{key}` lists {v!r} more than once")
+                raise ConfigError(f"`parameters.{name}` lists {v!r} more than once")
             seen.append(v)
         if key == "encoding":
             for v in values:
@@ -226,15 +234,24 @@ def _parse(doc: Any, folder: Path) -> Study:
                     )
                     if not ok:
                         kind = type(default).__name__
-                        raise ConfigError(f"`parameters.{key}`: {v!r} is not a {kind} like `{sub}`")
-        axes[str(key)] = values
+                        raise ConfigError(
+                            f"`parameters.{name}`: {v!r} is not a {kind} like `{user_key(sub)}`"
+                        )
+        axes[key] = values
+    size = math.prod(len(v) for v in axes.values())
+    if size > MAX_POINTS:
+        raise ConfigError(f"`parameters` make {size:,} points; at most {MAX_POINTS:,} are allowed")
     grid = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
     sampling = doc.get("sampling", "grid")
     if isinstance(sampling, dict) and set(sampling) <= {"random", "seed"} and "random" in sampling:
-        n = sampling["random"]
+        n, sample_seed = sampling["random"], sampling.get("seed", 0)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"`sampling.random` must be an integer >= 1, not {n!r}")
-        rng = np.random.default_rng(int(sampling.get("seed", 0)))
+        if isinstance(sample_seed, bool) or not isinstance(sample_seed, int) or sample_seed < 0:
+            raise ConfigError(
+                f"`sampling.seed` must be a non-negative integer, not {sample_seed!r}"
+            )
+        rng = np.random.default_rng(sample_seed)
         pick = rng.choice(len(grid), size=min(n, len(grid)), replace=False)
         points = [grid[i] for i in sorted(pick)]
     elif sampling == "grid":
@@ -244,10 +261,10 @@ def _parse(doc: Any, folder: Path) -> Study:
     workload = doc.get("workload", {})
     if not isinstance(workload, dict):
         raise ConfigError("`workload` must be a mapping")
-    unknown = sorted(set(workload) - set(WORKLOAD_KEYS))
+    unknown = sorted(set(workload) - set(WORKLOAD_KEYS), key=str)
     if unknown:
         raise ConfigError(
-            f"unknown key `workload.{unknown[0]}`; allowed: {', '.join(WORKLOAD_KEYS)}"
+            f"unknown key `workload.{user_key(unknown[0])}`; allowed: {', '.join(WORKLOAD_KEYS)}"
         )
     from .models.cases.engine import TRACES
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, user_key
 
 __all__ = [
     "CONFIG_VERSION",
@@ -97,7 +97,7 @@ def _check_finite(node: Any, where: str) -> None:
         raise ConfigError(f"`{where or 'the document'}` must be a finite number, not {node!r}")
     if isinstance(node, dict):
         for key, value in node.items():
-            _check_finite(value, f"{where}.{key}" if where else str(key))
+            _check_finite(value, f"{where}.{user_key(key)}" if where else user_key(key))
     elif isinstance(node, list):
         for i, value in enumerate(node):
             _check_finite(value, f"{where}[{i}]")
@@ -198,7 +198,8 @@ class Params:
         unknown = sorted(set(values) - set(allowed), key=str)
         if unknown:
             raise ConfigError(
-                f"unknown key `{unknown[0]}` in {cls.kind} params; allowed: {', '.join(allowed)}"
+                f"unknown key `{user_key(unknown[0])}` in {cls.kind} params; allowed: "
+                f"{', '.join(allowed)}"
             )
         for name, sub in cls.nested.items():
             if name in values and not isinstance(values[name], Params):
