@@ -10,6 +10,7 @@ import pytest
 from conftest import need_simulator
 
 from rtnerf.cli import main
+from rtnerf.errors import RtnerfError
 from rtnerf.sim import toolchain
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks" / "adder_search_tree"
@@ -134,7 +135,10 @@ def text_files(tmp_path, bags=6):
         (["engine", "--image", "v.img"], "--image goes with --trace"),
         (
             ["engine", "--trace", "t.npz", *["--image", "v.img"] * 4],
-            "4 tables given; the unit has `tables` 3",
+            (
+                "t.npz on {tmp}/v.img, {tmp}/v.img, {tmp}/v.img, {tmp}/v.img: 4 tables given; "
+                "the unit has `tables` 3"
+            ),
         ),
         (["engine", "--trace", "nope.npz", "--image", "v.img"], "nope.npz"),
     ],
@@ -145,7 +149,8 @@ def test_sim_trace_bad_input_is_one_line(tmp_path, args, message):
     config = ["-c", str(ENGINE / "u1.yaml")] if args[0] == "engine" else []
     proc = run_cli("sim", *args, *config)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("rtnerf: error: ") and message in proc.stderr
+    assert proc.stderr.startswith("rtnerf: error: ")
+    assert message.format(tmp=tmp_path) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -234,3 +239,21 @@ def test_non_utf8_config_is_one_line(tmp_path, command):
     proc = run_cli(command, "adder_search_tree", "-c", str(path), "-o", str(tmp_path / "o"))
     assert proc.returncode == 2
     assert proc.stderr == f"rtnerf: error: {path}: not a UTF-8 text file (byte 0xe9 at offset 24)\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (OSError(28, "No space left on device", "/x/out"), "/x/out: No space left on device"),
+        (RtnerfError("two\nlines"), "two lines"),
+    ],
+)
+def test_errors_are_one_line(monkeypatch, capsys, error, line):
+    import rtnerf.commands.blocks
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(rtnerf.commands.blocks, "run", fail)
+    assert main(["blocks"]) == 2
+    assert capsys.readouterr().err == f"rtnerf: error: {line}\n"

@@ -127,7 +127,7 @@ def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) 
     """
     from ..models.golden.embedding_lookup_unit import check_trace
     from ..models.image import read_image
-    from ..models.trace import read_trace
+    from ..models.trace import TraceFormatError, read_trace
 
     if trace is None:
         if images:
@@ -137,7 +137,12 @@ def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) 
         raise ConfigError(f"--trace runs on the engine, not on {block}")
     if not images:
         raise ConfigError("--trace needs its tables: give --image IMG for table 0, 1, ...")
-    check_trace(params.unit, [read_image(path) for path in images], read_trace(trace))
+    tables, requests = [read_image(path) for path in images], read_trace(trace)
+    try:
+        check_trace(params.unit, tables, requests)
+    except (ConfigError, TraceFormatError) as exc:  # they do not fit the design: name them
+        files = ", ".join(str(path) for path in images)
+        raise ConfigError(f"{trace} on {files}: {exc}") from None
     return "test_trace$", {
         "trace": str(trace.resolve()),
         "images": [str(path.resolve()) for path in images],
