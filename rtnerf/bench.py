@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from . import __version__
 from .errors import ConfigError
 from .runfolder import RunFolder, machine
+from .runfolder import progress as progress_bar
 
 __all__ = [
     "BUILDERS",
@@ -395,7 +395,7 @@ def _run_bench(
         "kernels": [],
         "entries": [],
     }
-    bar = tqdm(
+    bar = progress_bar(
         total=len(kernels) * (len(impls) + steps),
         desc=f"bench {family}",
         unit="step",
