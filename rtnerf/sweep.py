@@ -61,7 +61,16 @@ from .params import CONFIG_VERSION, EngineParams
 from .params.base import read_yaml
 from .runfolder import RunFolder, progress
 
-__all__ = ["Store", "StoreError", "Study", "evaluate_point", "load_study", "point_key", "run_study"]
+__all__ = [
+    "PointResult",
+    "Store",
+    "StoreError",
+    "Study",
+    "evaluate_point",
+    "load_study",
+    "point_key",
+    "run_study",
+]
 
 #: Version of the results store's layout (``results.sqlite``).
 STORE_VERSION = 2
@@ -98,6 +107,56 @@ COLUMNS = {
     "area_cells": "cells",
     "seconds": "s",
 }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointResult:
+    """What one point evaluates to; the units of the fields are :data:`COLUMNS`'.
+
+    ``area_cells`` is None without ``area``; the DRAM bytes by cause follow
+    :class:`rtnerf.models.dram.Cause`. The store holds :meth:`to_dict` as JSON.
+    """
+
+    cycles: int
+    bags_per_cycle: float
+    throughput: float
+    requests_per_s: float
+    dram_bytes: int
+    dram_bytes_per_bag: float
+    dram_directory_bytes: int
+    dram_bitmap_bytes: int
+    dram_coordinates_bytes: int
+    dram_values_bytes: int
+    bandwidth_utilisation: float
+    operational_intensity: float
+    mac_per_s: float
+    peak_mac_per_s: float
+    dram_peak_bytes_per_s: float
+    bottleneck: str
+    area_cells: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able mapping, without ``area_cells`` when there is none."""
+        out = dataclasses.asdict(self)
+        if out["area_cells"] is None:
+            del out["area_cells"]
+        return out
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> PointResult:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        TypeError
+            On a missing or unknown field.
+        """
+        return cls(**mapping)
+
+
+# Every result field has a column (and a unit), and every column is a field.
+assert set(COLUMNS) == {f.name for f in dataclasses.fields(PointResult)}
 
 
 class StoreError(RtnerfError):
@@ -365,7 +424,7 @@ def _area(params: EngineParams, target: str) -> int:
     return cells
 
 
-def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> PointResult:
     """Evaluate one point (in a worker): the performance model on the study's workload."""
     from .models.cases.engine import trace_inputs
     from .models.perf.engine import estimate
@@ -384,25 +443,23 @@ def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> dict[str, An
     rates = r.per_second(clock)
     causes = r.traffic.bytes_by_cause()
     macs = int(r.macs)
-    out = {
-        "cycles": r.cycles,
-        "bags_per_cycle": r.bags_per_cycle,
-        "throughput": rates["bags_per_s"],
-        "requests_per_s": rates["requests_per_s"],
-        "dram_bytes": r.traffic.total_bytes,
-        "dram_bytes_per_bag": r.traffic.total_bytes / r.bags,
+    return PointResult(
+        cycles=r.cycles,
+        bags_per_cycle=r.bags_per_cycle,
+        throughput=rates["bags_per_s"],
+        requests_per_s=rates["requests_per_s"],
+        dram_bytes=r.traffic.total_bytes,
+        dram_bytes_per_bag=r.traffic.total_bytes / r.bags,
         **{f"dram_{k}_bytes": v for k, v in causes.items()},
-        "bandwidth_utilisation": r.bandwidth_utilisation(),
-        "operational_intensity": macs / max(1, r.traffic.total_bytes),
-        "mac_per_s": macs / (r.cycles / clock),
-        "peak_mac_per_s": params.units * clock,
-        "dram_peak_bytes_per_s": params.dram.bytes_per_cycle * clock,
-        "bottleneck": r.bottleneck,
-    }
-    if study["area"] != "none":
-        out["area_cells"] = _area(params, study["area"])
-    out["seconds"] = time.perf_counter() - start
-    return out
+        bandwidth_utilisation=r.bandwidth_utilisation(),
+        operational_intensity=macs / max(1, r.traffic.total_bytes),
+        mac_per_s=macs / (r.cycles / clock),
+        peak_mac_per_s=params.units * clock,
+        dram_peak_bytes_per_s=params.dram.bytes_per_cycle * clock,
+        bottleneck=r.bottleneck,
+        area_cells=None if study["area"] == "none" else _area(params, study["area"]),
+        seconds=time.perf_counter() - start,
+    )
 
 
 class Store:
@@ -484,19 +541,27 @@ class Store:
         """Keys of the points already stored."""
         return {k for (k,) in self._run("read", "SELECT key FROM points")}
 
-    def add(self, idx: int, point: dict, result: dict) -> None:
+    def add(self, idx: int, point: dict, result: PointResult) -> None:
         """Store a finished point (committed at once: a kill loses nothing stored)."""
         self._run(
             "write",
             "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)",
-            (point_key(self.study, point), idx, json.dumps(point), json.dumps(result), time.time()),
+            (
+                point_key(self.study, point),
+                idx,
+                json.dumps(point),
+                json.dumps(result.to_dict()),
+                time.time(),
+            ),
         )
 
-    def rows(self) -> list[tuple[int, dict, dict]]:
+    def rows(self) -> list[tuple[int, dict, PointResult]]:
         """Every stored point, in study order."""
         rows = self._run("read", "SELECT idx, point, result FROM points ORDER BY idx")
         try:
-            return [(idx, json.loads(p), json.loads(r)) for idx, p, r in rows]
+            return [
+                (idx, json.loads(p), PointResult.from_dict(json.loads(r))) for idx, p, r in rows
+            ]
         except (TypeError, json.JSONDecodeError) as exc:
             raise StoreError(
                 f"{self.path}: corrupt results store ({exc}); delete it to start over"

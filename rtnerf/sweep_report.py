@@ -30,25 +30,28 @@ def _label(point: dict[str, Any]) -> str:
     return ", ".join(f"{k.split('+')[0].split('.')[-1]}={v}" for k, v in point.items())
 
 
-def write_reports(study, rows: list[tuple[int, dict, dict]], folder: RunFolder) -> dict[str, Any]:
-    """Write the reports of the stored points into the run folder; return the summary."""
+def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -> dict[str, Any]:
+    """Write the reports of the stored points into the run folder; return the summary.
+
+    ``rows`` are ``(index, overrides, PointResult)`` in study order.
+    """
     from .sweep import COLUMNS
 
     keys = list(study.points[0]) if study.points else []
+    results = [r for _, _, r in rows]
+    has_area = bool(results) and results[0].area_cells is not None
     columns = {"point": "", **dict.fromkeys(keys, "")}
-    columns.update({c: u for c, u in COLUMNS.items() if any(c in r for _, _, r in rows)})
+    columns.update({c: u for c, u in COLUMNS.items() if c != "area_cells" or has_area})
     folder.write_csv(
         "results.csv",
         columns,
-        ({"point": idx, **point, **result} for idx, point, result in rows),
+        ({"point": idx, **point, **result.to_dict()} for idx, point, result in rows),
     )
     points = [p for _, p, _ in rows]
-    results = [r for _, _, r in rows]
-    has_area = bool(results) and "area_cells" in results[0]
     cost_name = "area_cells" if has_area else "dram_bytes_per_bag"
-    cost = [r[cost_name] for r in results]
-    front = pareto_front(cost, [r["throughput"] for r in results]) if results else []
-    best = max(range(len(results)), key=lambda i: results[i]["throughput"]) if results else None
+    cost = [getattr(r, cost_name) for r in results]
+    front = pareto_front(cost, [r.throughput for r in results]) if results else []
+    best = max(range(len(results)), key=lambda i: results[i].throughput) if results else None
     summary = folder.write_summary(
         {
             "study": study.name,
@@ -62,7 +65,7 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], folder: RunFolder) 
                 "max_bag": study.max_bag,
             },
             "clock_mhz": study.clock_mhz,
-            "best": None if best is None else {"point": points[best], **results[best]},
+            "best": None if best is None else {"point": points[best], **results[best].to_dict()},
             "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
             "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
         },
@@ -87,9 +90,9 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], folder: RunFolder) 
         lines.append(
             ("*" if i in front else " ")
             + "".join(f"{p[k]!s:<{w}}" for k, w in zip(keys, widths, strict=True))
-            + f"{r['throughput']:>11.4g}{r['dram_bytes_per_bag']:>8.0f}"
-            + f"{r['bandwidth_utilisation']:>9.2f}  {r['bottleneck']:<10}"
-            + (f"{r['area_cells']:>8}" if has_area else "")
+            + f"{r.throughput:>11.4g}{r.dram_bytes_per_bag:>8.0f}"
+            + f"{r.bandwidth_utilisation:>9.2f}  {r.bottleneck:<10}"
+            + (f"{r.area_cells:>8}" if has_area else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
     folder.write_text("summary.txt", "\n".join(lines) + "\n")
@@ -113,8 +116,8 @@ def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
     key_lines = [f"{n}: {_label(points[i])}" for n, i in enumerate(front, 1)]
     fig = Figure(figsize=(7.5, 4.5 + 0.17 * len(key_lines)))
     ax, key = fig.subplots(2, 1, height_ratios=[4.5, 0.17 * len(key_lines) + 0.1])
-    x = [r[cost_name] for r in results]
-    y = [r["throughput"] for r in results]
+    x = [getattr(r, cost_name) for r in results]
+    y = [r.throughput for r in results]
     ax.scatter(x, y, s=16, color="tab:gray", label="points")
     fx = [x[i] for i in front]
     fy = [y[i] for i in front]
@@ -136,7 +139,7 @@ def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
     bottom = [0.0] * len(results)
     for cause in Cause:
         name = cause.name.lower()
-        per_bag = [r[f"dram_{name}_bytes"] * r["dram_bytes_per_bag"] / max(1, r["dram_bytes"])
+        per_bag = [getattr(r, f"dram_{name}_bytes") * r.dram_bytes_per_bag / max(1, r.dram_bytes)
                    for r in results]  # fmt: skip
         ax.bar(range(len(results)), per_bag, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, per_bag, strict=True)]
@@ -147,13 +150,13 @@ def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
     # Roofline: achieved MAC/s against operational intensity, under the DRAM and compute roofs.
     fig = Figure(figsize=(6.5, 4.5))
     ax = fig.subplots()
-    oi = [r["operational_intensity"] for r in results]
+    oi = [r.operational_intensity for r in results]
     lo, hi = min(oi) / 4, max(oi) * 4
-    bw = max(r["dram_peak_bytes_per_s"] for r in results)
-    peak = max(r["peak_mac_per_s"] for r in results)
+    bw = max(r.dram_peak_bytes_per_s for r in results)
+    peak = max(r.peak_mac_per_s for r in results)
     xs = [lo * (hi / lo) ** (k / 100) for k in range(101)]
     ax.plot(xs, [min(peak, bw * v) for v in xs], "k-", lw=1, label="roof (DRAM peak, MAC peak)")
-    ax.scatter(oi, [r["mac_per_s"] for r in results], s=16, color="tab:blue", label="points")
+    ax.scatter(oi, [r.mac_per_s for r in results], s=16, color="tab:blue", label="points")
     ax.set(
         xscale="log",
         yscale="log",

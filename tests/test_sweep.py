@@ -314,3 +314,16 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_point_evaluates_to_a_typed_result(tmp_path):
+    from rtnerf.sweep import COLUMNS, PointResult, evaluate_point
+
+    study = load_study(write(tmp_path, STUDY))
+    result = evaluate_point(study.to_dict(), study.points[0])
+    assert isinstance(result, PointResult) and result.area_cells is None
+    assert set(result.to_dict()) == set(COLUMNS) - {"area_cells"}
+    assert PointResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    assert result.dram_bytes == sum(
+        getattr(result, f"dram_{c}_bytes") for c in ("directory", "bitmap", "coordinates", "values")
+    )
