@@ -551,6 +551,13 @@ def write_image(image: MemoryImage, path: str | Path) -> None:
     Path(path).write_bytes(head + text + body)
 
 
+def _header_int(mapping: dict, name: str, minimum: int) -> int:
+    value = mapping.get(name.rsplit(".", 1)[-1])
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, not {value!r:.40}")
+    return value
+
+
 def read_image(path: str | Path) -> MemoryImage:
     """Read an image file written by :func:`write_image`.
 
@@ -592,21 +599,36 @@ def read_image(path: str | Path) -> MemoryImage:
         raise ImageFormatError(f"{path}: corrupt image file (data checksum mismatch)")
     try:
         meta = json.loads(text)
-        params = EncodingParams.from_dict(meta["params"])
-        lay = meta["layout"]
-        rows, columns = int(lay["rows"]), int(lay["columns"])
-        if rows < 1 or columns < 1:
-            raise ValueError(f"table shape must be positive, not {(rows, columns)}")
+        if not isinstance(meta, dict):
+            raise ValueError(f"it must be a JSON object, not {type(meta).__name__}")
+        lay = meta.get("layout")
+        if not isinstance(lay, dict):
+            raise ValueError(f"`layout` must be an object, not {lay!r:.40}")
+        rows = _header_int(lay, "layout.rows", 1)
+        columns = _header_int(lay, "layout.columns", 1)
+        words = _header_int(meta, "words", 0)
+        scale = meta.get("scale")
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, int | float)
+            or not (math.isfinite(scale) and scale > 0)
+        ):
+            raise ValueError(f"`scale` must be a finite positive number, not {scale!r:.40}")
+        params = EncodingParams.from_dict(meta.get("params"))
         layout = Layout.of(params, rows, columns)
-        scale = float(meta["scale"])
-        if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"`scale` must be a finite positive number, not {scale!r}")
-        words = int(meta["words"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ImageFormatError(f"{path}: corrupt image header: {exc}") from None
-    if layout.to_dict() != lay or words * layout.word_width // 8 != nbody:
+    except RecursionError:
+        raise ImageFormatError(f"{path}: corrupt image header: nested too deeply") from None
+    # Compared as JSON so that 1 and true, 0 and false differ.
+    if json.dumps(layout.to_dict(), sort_keys=True) != json.dumps(lay, sort_keys=True):
         raise ImageFormatError(f"{path}: corrupt image header: layout does not match params")
+    if words * layout.word_width // 8 != nbody:
+        raise ImageFormatError(
+            f"{path}: corrupt image header: `words` {words} does not match the {nbody} bytes of "
+            "data"
+        )
     try:
-        return MemoryImage(params, layout, scale, np.frombuffer(body, np.uint8).copy())
+        return MemoryImage(params, layout, float(scale), np.frombuffer(body, np.uint8).copy())
     except ImageFormatError as exc:
         raise ImageFormatError(f"{path}: {exc}") from None

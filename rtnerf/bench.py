@@ -18,10 +18,8 @@ implementation, ``numpy``, ``numba``, ``torch``, ``accelerator``, with throughpu
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import json
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from . import __version__
 from .errors import ConfigError
+from .runfolder import RunFolder, machine
+from .runfolder import progress as progress_bar
 
 __all__ = [
     "BUILDERS",
@@ -251,10 +250,6 @@ def cosim_sample(
 # The run
 
 
-def _machine() -> str:
-    return f"{platform.node()} {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs"
-
-
 def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
     out = []
     label = f"{kernel.family}/{kernel.name}"
@@ -357,7 +352,24 @@ def run_bench(
     -------
     dict
         The summary (as ``summary.json``).
+
+    Raises
+    ------
+    RunFolderError
+        With ``reports``, if ``run_dir`` cannot be created or another run is writing into it
+        (checked before any kernel runs).
     """
+    with RunFolder(run_dir) if reports else contextlib.nullcontext() as folder:
+        return _run_bench(
+            family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz,
+            cache_settings, kernels, progress,
+        )  # fmt: skip
+
+
+def _run_bench(
+    family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz, cache_settings,
+    kernels, progress,
+) -> dict[str, Any]:  # fmt: skip
     from .workloads import accelerator, baselines
     from .workloads.kernel import design
 
@@ -376,14 +388,14 @@ def run_bench(
         "rtnerf": __version__,
         "family": family,
         "quick": quick,
-        "machine": _machine(),
+        "machine": machine(),
         "clock_hz": clock,
         "tolerance": baselines.TOLERANCE,
         "implementations": [*impls, "accelerator"],
         "kernels": [],
         "entries": [],
     }
-    bar = tqdm(
+    bar = progress_bar(
         total=len(kernels) * (len(impls) + steps),
         desc=f"bench {family}",
         unit="step",
@@ -437,9 +449,8 @@ def run_bench(
         summary["entries"] += _entries(kernel, timings, accel)
     bar.close()
     summary["wall_s"] = time.perf_counter() - start
-    if reports:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_reports(summary, run_dir)
+    if folder is not None:
+        write_reports(summary, folder)
     return summary
 
 
@@ -447,22 +458,14 @@ def run_bench(
 # Reports
 
 
-def write_reports(summary: dict[str, Any], run_dir: Path) -> None:
+def write_reports(summary: dict[str, Any], folder: RunFolder) -> None:
     """Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots of a run."""
     summary["plots"] = ["throughput.png", "dram_bytes.png", "cache.png"]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    with (run_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([f"{c} [{u}]" if u else c for c, u in COLUMNS.items()])
-        for e in summary["entries"]:
-            writer.writerow([_cell(e.get(c, "")) for c in COLUMNS])
-    (run_dir / "summary.txt").write_text("\n".join(summary_lines(summary)) + "\n")
+    folder.write_json("summary.json", summary)
+    folder.write_csv("results.csv", COLUMNS, summary["entries"])
+    folder.write_text("summary.txt", "\n".join(summary_lines(summary)) + "\n")
     if summary["entries"]:
-        _plots(summary, run_dir)
-
-
-def _cell(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
+        _plots(summary, folder)
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -534,11 +537,11 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _plots(summary: dict[str, Any], run_dir: Path) -> None:
+def _plots(summary: dict[str, Any], folder: RunFolder) -> None:
     from matplotlib.figure import Figure
 
     from .models.dram import Cause
-    from .sweep_report import _save
+    from .sweep_report import save_plot
 
     kernels = [f"{k['family']}/{k['name']}" for k in summary["kernels"]]
     names = [k.split("/", 1)[1] for k in kernels]
@@ -555,7 +558,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
         ax.bar(x + (i - (len(impls) - 1) / 2) * width, ys, width, label=impl)
     ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="lookups/s", yscale="log")
-    _save(fig, ax, f"{summary['family']}: throughput per kernel", run_dir / "throughput.png")
+    save_plot(folder, fig, ax, f"{summary['family']}: throughput per kernel", "throughput.png")
 
     # DRAM bytes per lookup by cause (accelerator), with the row's useful bytes.
     fig = Figure(figsize=(max(6.0, 1.2 * len(kernels) + 2), 4.5))
@@ -575,7 +578,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
         ax.plot(x, useful, "k_", ms=30, mew=2, label="useful bytes (row at value width)")
     ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="DRAM bytes per lookup [B]")
-    _save(fig, ax, f"{summary['family']}: DRAM bytes per lookup", run_dir / "dram_bytes.png")
+    save_plot(folder, fig, ax, f"{summary['family']}: DRAM bytes per lookup", "dram_bytes.png")
 
     # Cache hit rate and DRAM bytes per lookup against cache rows per unit.
     fig = Figure(figsize=(10, 4.2))
@@ -591,7 +594,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
             ylabel="DRAM bytes per lookup [B]")  # fmt: skip
     ax1.set_title("cache hit rate", fontsize=10)
     ax1.legend(fontsize=8)
-    _save(fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", run_dir / "cache.png")
+    save_plot(folder, fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", "cache.png")
 
 
 def quick_lines(run_root: Path, *, seed: int = 1) -> list[str]:

@@ -74,6 +74,29 @@ def test_yaml_errors(tmp_path, text, message):
         AdderSearchTreeParams.from_yaml(path)
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"version: 1\nleaves: 4  # \xff\n",
+            r"p.yaml: not a UTF-8 text file \(byte 0xff at offset 24\)$",
+        ),
+        (b"version: 1\nleaves: .inf\n", r"p.yaml: `leaves` must be a finite number, not inf$"),
+        (
+            b"version: 1\nx: {y: [1, .nan]}\n",
+            r"p.yaml: `x.y\[1\]` must be a finite number, not nan$",
+        ),
+        (b"version: 1\nx: &a [*a]\n", r"p.yaml: config nested too deeply \(or refers to itself\)$"),
+        (b"version: 1\n1: 2\nfoo: 3\n", r"p.yaml: unknown key `1` in adder_search_tree params"),
+    ],
+)
+def test_yaml_bytes_errors(tmp_path, data, message):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=message):
+        AdderSearchTreeParams.from_yaml(path)
+
+
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read config"):
         AdderSearchTreeParams.from_yaml(tmp_path / "nope.yaml")

@@ -11,9 +11,9 @@ per frame) go to ``summary.json``; images to ``view_VVV_dD.png``.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import io
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import RtnerfError
+from ..runfolder import RunFolder, progress
 
-__all__ = ["SUMMARY_VERSION", "register", "run"]
+__all__ = ["SUMMARY_VERSION", "DensityResult", "register", "run"]
 
 #: Version of the ``summary.json`` schema.
 SUMMARY_VERSION = 1
@@ -60,6 +61,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DensityResult:
+    """One ``--density``'s per-frame means over the views (an entry of ``results``).
+
+    PSNRs are against the uniform render of the unpruned model (an identical frame counts
+    200 dB in the mean); ``reference_*_over_evaluated`` compare the uniform marcher's samples
+    with this pipeline's evaluations; bytes are per storage (``dense``, ``bitmap``, ``coo``,
+    ``hybrid``).
+    """
+
+    density: float
+    psnr: float
+    psnr_min: float
+    samples_generated: float
+    samples_evaluated: float
+    samples_skipped_empty: float
+    samples_skipped_transmittance: float
+    cubes_culled: float
+    app_evaluated: float
+    element_reads: float
+    reference_samples_over_evaluated: float
+    reference_evaluated_over_evaluated: float
+    dram_bytes_per_frame: dict[str, float]
+    model_bytes: dict[str, int]
+    frame_seconds: float
+
+
 def _check(args: argparse.Namespace) -> None:
     for name, lo, hi in (
         ("resolution", 8, 4096),
@@ -83,18 +111,26 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Render the views; write PNGs, ``summary.json`` and ``summary.txt``; print the summary."""
+    _check(args)
+    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with RunFolder(out) as folder:
+        return _render(args, folder)
+
+
+def _png(folder: RunFolder, name: str, image: np.ndarray) -> None:
     import matplotlib.pyplot as plt
 
+    buf = io.BytesIO()
+    plt.imsave(buf, image, format="png")
+    folder.write_bytes(name, buf.getvalue())
+
+
+def _render(args: argparse.Namespace, folder: RunFolder) -> int:
     from ..workloads.nerf import render as rd
     from ..workloads.nerf import storage as stg
     from ..workloads.nerf.fit import load_or_fit
 
-    _check(args)
-    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot create run folder: {exc.strerror}") from None
+    out = folder.path
 
     model = load_or_fit(
         args.scene,
@@ -117,16 +153,16 @@ def run(args: argparse.Namespace) -> int:
 
     per_density: dict[float, list[dict[str, Any]]] = {d: [] for d in args.density}
     ref_rows = []
-    bar = tqdm(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
+    bar = progress(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
     for v, cam in enumerate(cams):
         ref = rd.render_uniform(model, cam)
         bar.update()
         ref_rows.append({**ref.stats.to_dict(), "seconds": ref.seconds})
-        plt.imsave(out / f"view_{v:03d}_reference.png", ref.image)
+        _png(folder, f"view_{v:03d}_reference.png", ref.image)
         for d, encoded, qmodel in variants:
             res = rd.render(qmodel, cam, args.pipeline)
             bar.update()
-            plt.imsave(out / f"view_{v:03d}_d{d:g}.png", res.image)
+            _png(folder, f"view_{v:03d}_d{d:g}.png", res.image)
             dram = {s: stg.frame_dram_bytes(e, res.touched)["total"] for s, e in encoded.items()}
             per_density[d].append(
                 {
@@ -146,29 +182,28 @@ def run(args: argparse.Namespace) -> int:
         psnrs = [r["psnr"] for r in rows]
         evals = _mean(rows, "samples_evaluated")
         results.append(
-            {
-                "density": d,
-                "psnr": float(np.mean([p if math.isfinite(p) else 200.0 for p in psnrs])),
-                "psnr_min": float(min(psnrs)),
-                "samples_generated": _mean(rows, "samples_generated"),
-                "samples_evaluated": evals,
-                "samples_skipped_empty": _mean(rows, "samples_skipped_empty"),
-                "samples_skipped_transmittance": _mean(rows, "samples_skipped_transmittance"),
-                "cubes_culled": _mean(rows, "cubes_culled"),
-                "app_evaluated": _mean(rows, "app_evaluated"),
-                "element_reads": _mean(rows, "element_reads"),
-                "reference_samples_over_evaluated": ref_samples / max(evals, 1.0),
-                "reference_evaluated_over_evaluated": ref_evals / max(evals, 1.0),
-                "dram_bytes_per_frame": {
+            DensityResult(
+                density=d,
+                psnr=float(np.mean([p if math.isfinite(p) else 200.0 for p in psnrs])),
+                psnr_min=float(min(psnrs)),
+                samples_generated=_mean(rows, "samples_generated"),
+                samples_evaluated=evals,
+                samples_skipped_empty=_mean(rows, "samples_skipped_empty"),
+                samples_skipped_transmittance=_mean(rows, "samples_skipped_transmittance"),
+                cubes_culled=_mean(rows, "cubes_culled"),
+                app_evaluated=_mean(rows, "app_evaluated"),
+                element_reads=_mean(rows, "element_reads"),
+                reference_samples_over_evaluated=ref_samples / max(evals, 1.0),
+                reference_evaluated_over_evaluated=ref_evals / max(evals, 1.0),
+                dram_bytes_per_frame={
                     s: float(np.mean([r["dram_bytes"][s] for r in rows])) for s in stg.STORAGES
                 },
-                "model_bytes": {s: e.nbytes for s, e in encoded.items()},
-                "frame_seconds": _mean(rows, "seconds"),
-            }
+                model_bytes={s: e.nbytes for s, e in encoded.items()},
+                frame_seconds=_mean(rows, "seconds"),
+            )
         )
+    first = results[0]  # the first --density's numbers at the top level
     summary = {
-        "schema": "rtnerf.render.summary",
-        "version": SUMMARY_VERSION,
         "scene": args.scene,
         "pipeline": args.pipeline,
         "resolution": args.resolution,
@@ -184,15 +219,15 @@ def run(args: argparse.Namespace) -> int:
         "dram_model": "each burst of the touched rows' directory entries and payloads once per "
         "frame (rtnerf.workloads.nerf.storage.frame_dram_bytes), default engine encoding",
         # The first --density's numbers at the top level (per-frame means over the views).
-        "psnr": results[0]["psnr"],
-        "samples_evaluated": results[0]["samples_evaluated"],
+        "psnr": first.psnr,
+        "samples_evaluated": first.samples_evaluated,
         "samples_skipped": {
-            "empty": results[0]["samples_skipped_empty"],
-            "transmittance": results[0]["samples_skipped_transmittance"],
+            "empty": first.samples_skipped_empty,
+            "transmittance": first.samples_skipped_transmittance,
         },
-        "element_reads_per_frame": results[0]["element_reads"],
-        "dram_bytes_per_frame": results[0]["dram_bytes_per_frame"],
-        "frame_seconds": results[0]["frame_seconds"],
+        "element_reads_per_frame": first.element_reads,
+        "dram_bytes_per_frame": first.dram_bytes_per_frame,
+        "frame_seconds": first.frame_seconds,
         "reference": {
             "samples_generated": ref_samples,
             "samples_evaluated": ref_evals,
@@ -200,23 +235,18 @@ def run(args: argparse.Namespace) -> int:
             "element_reads": _mean(ref_rows, "element_reads"),
             "frame_seconds": _mean(ref_rows, "seconds"),
         },
-        "results": results,
-        "machine": f"{platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}",
+        "results": [dataclasses.asdict(r) for r in results],
         "per_view": {str(d): per_density[d] for d in args.density},
     }
-    text = _text(summary)
-    try:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out / "summary.txt").write_text(text + "\n")
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot write summary: {exc.strerror}") from None
+    text = _text(summary, results)
+    folder.write_summary(summary, schema="rtnerf.render.summary", version=SUMMARY_VERSION)
+    folder.write_text("summary.txt", text + "\n")
     print(text)
     print(f"  wrote {out}")
     return 0
 
 
-def _text(s: dict[str, Any]) -> str:
+def _text(s: dict[str, Any], results: list[DensityResult]) -> str:
     fit, ref = s["fit"], s["reference"]
     lines = [
         (
@@ -233,14 +263,14 @@ def _text(s: dict[str, Any]) -> str:
             f"{ref['samples_evaluated']:.0f} evaluated, {ref['frame_seconds']:.2f} s/frame"
         ),
     ]
-    for r in s["results"]:
-        dram = r["dram_bytes_per_frame"]
+    for r in results:
+        dram = r.dram_bytes_per_frame
         lines.append(
-            f"  density {r['density']:g}: PSNR {r['psnr']:.2f} dB (min {r['psnr_min']:.2f}), "
-            f"{r['samples_evaluated']:.0f} samples evaluated "
-            f"({r['reference_samples_over_evaluated']:.1f}x fewer than uniform's samples, "
-            f"{r['reference_evaluated_over_evaluated']:.1f}x fewer evaluations), "
-            f"{r['element_reads'] / 1e6:.1f} M element reads, {r['frame_seconds']:.2f} s/frame"
+            f"  density {r.density:g}: PSNR {r.psnr:.2f} dB (min {r.psnr_min:.2f}), "
+            f"{r.samples_evaluated:.0f} samples evaluated "
+            f"({r.reference_samples_over_evaluated:.1f}x fewer than uniform's samples, "
+            f"{r.reference_evaluated_over_evaluated:.1f}x fewer evaluations), "
+            f"{r.element_reads / 1e6:.1f} M element reads, {r.frame_seconds:.2f} s/frame"
         )
         lines.append(
             "      DRAM/frame: "

@@ -206,7 +206,36 @@ def _forge(path, meta_edit=None, body_edit=None):
     [
         (lambda m: m["params"].update(value_width=1), None, r"corrupt image header: `value_width`"),
         (lambda m: m["params"].update(version=2), None, r"corrupt image header: `version` must"),
-        (lambda m: m.pop("scale"), None, r"corrupt image header: 'scale'"),
+        (
+            lambda m: m.pop("scale"),
+            None,
+            r"corrupt image header: `scale` must be a finite positive number, not None$",
+        ),
+        (
+            lambda m: m["layout"].update(rows=float("inf")),
+            None,
+            r"corrupt image header: `layout.rows` must be an integer >= 1, not inf$",
+        ),
+        (
+            lambda m: m["layout"].update(rows=True),
+            None,
+            r"corrupt image header: `layout.rows` must be an integer >= 1, not True$",
+        ),
+        (
+            lambda m: m.update(words="12"),
+            None,
+            r"corrupt image header: `words` must be an integer >= 0, not '12'$",
+        ),
+        (
+            lambda m: m.update(words=m["words"] + 1),
+            None,
+            r"corrupt image header: `words` \d+ does not match the \d+ bytes of data$",
+        ),
+        (
+            lambda m: m["layout"].update(align_rows=0),
+            None,
+            r"corrupt image header: layout does not match params$",
+        ),
         (
             lambda m: m["layout"].update(coord_width=9),
             None,
