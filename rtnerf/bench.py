@@ -75,6 +75,10 @@ COLUMNS = {
     "dram_values_bytes_per_lookup": "B/lookup",
     "burst_efficiency": "1",
     "bandwidth_utilisation": "1",
+    "roofline_lookups_per_s": "lookups/s",
+    "roofline_fraction": "1",
+    "limit_fraction": "1",
+    "vs_best_cpu": "x",
     "cache_hit_rate": "1",
     "bottleneck": "",
     "error": "1",
@@ -275,6 +279,8 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
     if accel is not None:
         seconds = accel["cycles"] / accel["clock_hz"]
         causes = accel["dram_bytes_per_lookup_by_cause"]
+        best = max((t.lookups_per_s for t in timings if t.agrees), default=0.0)
+        roof = accel["roofline_lookups_per_s"]
         out.append(
             {
                 "kernel": label,
@@ -292,6 +298,13 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
                 **{f"dram_{c}_bytes_per_lookup": v for c, v in causes.items()},
                 "burst_efficiency": accel["burst_efficiency"],
                 "bandwidth_utilisation": accel["bandwidth_utilisation"],
+                # The memory roofline, and how close to the binding limit (DRAM, port or the
+                # busiest unit) the engine runs; the ratio to the fastest agreeing baseline.
+                "roofline_lookups_per_s": roof,
+                "roofline_fraction": accel["lookups_per_s"] / roof if roof else 0.0,
+                "limit_fraction": max(accel["utilisation"].values()),
+                "utilisation": accel["utilisation"],
+                "vs_best_cpu": accel["lookups_per_s"] / best if best else 0.0,
                 "cache_hit_rate": accel["cache_hit_rate"],
                 "bottleneck": accel["bottleneck"],
                 "error": accel["fixed_point_error"],
@@ -513,6 +526,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                     f"    DRAM B/lookup by cause: {causes}; burst efficiency "
                     f"{e['burst_efficiency']:.2f}, bandwidth utilisation "
                     f"{e['bandwidth_utilisation']:.2f}, bottleneck {e['bottleneck']}"
+                )
+                use = ", ".join(f"{k} {v:.2f}" for k, v in e["utilisation"].items())
+                lines.append(
+                    f"    roofline {e['roofline_lookups_per_s']:.3e} lookups/s (DRAM and port "
+                    f"peak / DRAM B per lookup): {e['roofline_fraction']:.0%} of it; "
+                    f"utilisation {use}; {e['vs_best_cpu']:.2f}x the fastest CPU baseline"
                 )
         sweep = ", ".join(
             f"{c['cache_sets']}x{c['cache_ways']}: {c['hit_rate']:.2f} / "

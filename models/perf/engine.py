@@ -92,7 +92,8 @@ class PerfResult:
     bags, requests : int
         Of the trace.
     unit_busy : numpy.ndarray
-        Cycles each unit's back end spent on its requests and drains.
+        Cycles each unit's back end worked: its decoder, cache replays and drains (waits for
+        payload words not counted, waits for the output collector counted).
     port_busy : int
         Cycles the memory port's read data channel carried a word.
     traffic : Traffic
@@ -132,21 +133,29 @@ class PerfResult:
         """The memory roofline: the trace's DRAM bytes at the peak of the DRAM and the port."""
         return self.traffic.total_bytes / min(self.dram_bytes_per_cycle, self.port_bytes_per_cycle)
 
+    def utilisation(self) -> dict[str, float]:
+        """How busy each limit was over the trace, as a fraction of its peak.
+
+        ``dram``: bytes moved over the DRAM's peak; ``port``: cycles the read channel carried
+        a word; ``unit``: the busiest lookup unit's back end (decoder, replays and drains).
+        The largest is the :attr:`bottleneck`.
+        """
+        return {
+            "dram": self.bandwidth_utilisation(),
+            "port": self.port_busy / self.cycles,
+            "unit": float(self.unit_busy.max(initial=0)) / self.cycles,
+        }
+
     @property
     def bottleneck(self) -> str:
-        """What bounds the cycles: ``dram``, ``port`` or ``unit K``.
+        """What bounds the cycles: ``dram``, ``port`` or ``unit K`` (the busiest unit).
 
-        ``dram``: its bandwidth (at least 90% used); ``port``: the read channel (at least 90%
-        of cycles carrying a word, below the DRAM's peak); ``unit K``: the busiest lookup unit
-        (its decoder and drains, or its slots waiting on memory latency).
+        The limit with the largest :meth:`utilisation`; a trace whose every limit is below
+        half is latency-bound and still names the largest.
         """
-        busiest = int(np.argmax(self.unit_busy))
-        port = self.port_busy / self.cycles
-        if self.bandwidth_utilisation() >= 0.9:
-            return "dram"
-        if port >= max(0.9, float(self.unit_busy[busiest]) / self.cycles):
-            return "port"
-        return f"unit {busiest}"
+        use = self.utilisation()
+        name = max(use, key=use.get)
+        return f"unit {int(np.argmax(self.unit_busy))}" if name == "unit" else name
 
     def per_second(self, clock_hz: float) -> dict[str, float]:
         """Bags, requests, samples and DRAM bytes per second at a clock frequency.
@@ -371,10 +380,10 @@ def _replay(
                 if output and drained[before] < 0:
                     break  # the previous output has not left yet
                 e = max(ready_t[q], idle[k])
+                stall = 0.0
                 if hits[q]:
                     fin = e + beats[q] + o_hit
                 else:
-                    stall = 0.0
                     if p_words[q] > 0:
                         stall = max(0.0, data_t[q] - (e + pre + o_fill))
                     fin = e + dec_cycles[q] + stall
@@ -393,7 +402,7 @@ def _replay(
                             stack.append(u)
                 else:
                     idle[k] = fin + o_request
-                busy[k] += int(idle[k] - e)
+                busy[k] += int(idle[k] - e - stall)  # work: the decoder, replays, drains
                 clock[k] = idle[k]
                 next_exec[k] += 1
                 if next_alloc[k] < count:

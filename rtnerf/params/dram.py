@@ -100,7 +100,7 @@ class DramParams(Params):
     latency: int = 40
     bytes_per_cycle: int = 16
     burst_bytes: int = 64
-    max_outstanding: int = 16
+    max_outstanding: int = 32
 
     def __post_init__(self) -> None:
         check_int("latency", self.latency, minimum=1, maximum=1000)

@@ -108,13 +108,13 @@ class EmbeddingLookupUnitParams(Params):
 
     dim: int = 64
     value_width: int = 16
-    word_width: int = 64
+    word_width: int = 128
     entry_width: int = 64
     coord_width: int | None = None
     leaves: int = 8
     window: int = 8
     coo_capacity: int | None = None
-    row_width: int = 16
+    row_width: int = 20
     address_width: int = 32
     tables: int = 2
     weight_width: int = 16
@@ -125,7 +125,7 @@ class EmbeddingLookupUnitParams(Params):
     rounding: str = "nearest"
     overflow: str = "saturate"
     max_bag: int = 64
-    lanes: int = 4
+    lanes: int = 8
     cache_ways: int = 0
     cache_sets: int = 1
     pairwise: str = "none"

@@ -43,7 +43,7 @@ class EngineParams(Params):
         "dram": DramParams,
     }
 
-    units: int = 2
+    units: int = 12
     queue_depth: int = 64
     unit: EmbeddingLookupUnitParams = dataclasses.field(default_factory=EmbeddingLookupUnitParams)
     port: MemoryPortParams = dataclasses.field(default_factory=MemoryPortParams)

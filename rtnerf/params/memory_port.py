@@ -36,12 +36,12 @@ class MemoryPortParams(Params):
 
     kind = "memory_port"
 
-    word_width: int = 64
+    word_width: int = 128
     address_width: int = 32
     len_width: int = 8
     max_burst: int = 16
     boundary_bytes: int = 4096
-    outstanding: int = 8
+    outstanding: int = 32
 
     def __post_init__(self) -> None:
         check_int("word_width", self.word_width, minimum=32, maximum=512, power_of_two=True)
