@@ -185,6 +185,15 @@ class EmbeddingLookupUnit(wiring.Component):
             fill = Signal(range(p.dim))  # beats written into `line`
             replay = Signal(range(p.dim + 1))  # beat being read
             primed = Signal()  # the read port holds beat `replay - 1`
+            # Where each column's beat is in its line, and each line's beats: an ELEMENT hit
+            # reads its one value in three cycles instead of replaying the row. A stale entry
+            # (from a row the line held before) points past the line's beats or at a beat of
+            # another column, so it reads as a miss of the column.
+            m.submodules.where = where = Memory(
+                shape=range(p.dim), depth=lines * p.dim, init=[]
+            )
+            cwp, crp = where.write_port(), where.read_port()
+            beats_in = Array(Signal(range(p.dim + 1), name=f"beats_{i}") for i in range(lines))
 
         with m.FSM():
             with m.State("IDLE"):
@@ -203,7 +212,9 @@ class EmbeddingLookupUnit(wiring.Component):
                     ]
                     if cached:
                         m.d.sync += [line.eq(req.line), fill.eq(0), replay.eq(0), primed.eq(0)]
-                        with m.If(req.hit):
+                        with m.If(req.hit & req.element):
+                            m.next = "PICK"
+                        with m.Elif(req.hit):
                             m.next = "REPLAY"
                         with m.Else():
                             m.next = "QUERY"
@@ -214,6 +225,25 @@ class EmbeddingLookupUnit(wiring.Component):
                     m.d.comb += rp.addr.eq(line * p.dim + replay)
                     m.d.sync += [replay.eq(replay + 1), primed.eq(1)]
                     m.d.comb += [beat.eq(rp.data), beat_valid.eq(primed)]
+                    accumulate()
+                # An ELEMENT hit: the column's beat index, then the beat, then the value.
+                with m.State("PICK"):
+                    m.d.comb += crp.addr.eq(line * p.dim + col)
+                    m.next = "PICK_BEAT"
+                with m.State("PICK_BEAT"):
+                    m.d.comb += rp.addr.eq(line * p.dim + crp.data)
+                    m.d.sync += replay.eq(crp.data)  # kept for the bound check below
+                    m.next = "PICK_VALUE"
+                with m.State("PICK_VALUE"):
+                    stored = rp.data
+                    found = (replay < beats_in[line]) & stored.hit & (stored.column == col)
+                    m.d.comb += [
+                        beat.value.eq(Mux(found, stored.value, 0)),
+                        beat.column.eq(col),
+                        beat.hit.eq(found),
+                        beat.last.eq(1),
+                        beat_valid.eq(1),
+                    ]
                     accumulate()
             with m.State("QUERY"):
                 m.d.comb += [
@@ -236,8 +266,13 @@ class EmbeddingLookupUnit(wiring.Component):
                             wp.addr.eq(line * p.dim + fill),
                             wp.data.eq(beat),
                             wp.en.eq(1),
+                            cwp.addr.eq(line * p.dim + beat.column),
+                            cwp.data.eq(fill),
+                            cwp.en.eq(1),
                         ]
                         m.d.sync += fill.eq(fill + 1)
+                        with m.If(beat.last):
+                            m.d.sync += beats_in[line].eq(fill + 1)
                 accumulate()
             with m.State("DRAIN"):
                 out = self.o_pooled

@@ -327,6 +327,21 @@ class RequestSlots(wiring.Component):
             ages = Array(Signal(range(ways), init=i % ways, name=f"age_{i}") for i in range(lines))
             with m.If(self.i_base.valid & self.i_base.ready):  # a table moved: forget every row
                 m.d.sync += [ctags[i][key_width].eq(0) for i in range(lines)]
+        if p.entry_cache_lines:  # tags (valid bit on top of the key), words, lines being filled
+            ec_bits = p.entry_cache_lines.bit_length() - 1
+            ekey = p.table_width + p.row_width - p.entry_key_shift
+            m.submodules.entry_tags = etags = Memory(shape=ekey, depth=p.entry_cache_lines, init=[])
+            m.submodules.entry_words = ewords = Memory(
+                shape=w, depth=p.entry_cache_lines, init=[]
+            )
+            etw, etp = etags.write_port(), etags.read_port()
+            edw, edp = ewords.write_port(), ewords.read_port()
+            evalid = Signal(p.entry_cache_lines)
+            epending = Signal(p.entry_cache_lines)
+            looked_entry = Signal()  # the line's tag and word are on the read ports
+            was_pending = Signal()  # ... read while the line was being filled
+            with m.If(self.i_base.valid & self.i_base.ready):  # a table moved: forget entries
+                m.d.sync += evalid.eq(0)
         looked = Signal()  # the slot's cache lookup is done
         pending = Signal()  # the directory SRAM read of the slot is under way
         with m.If(n_ent != 0):
@@ -383,6 +398,40 @@ class RequestSlots(wiring.Component):
                                 pending.eq(0),
                             ]
                             m.d.comb += ent_done.eq(1)
+                    elif p.entry_cache_lines:
+                        # Entry cache: read the line's tag and word (a cycle), then a hit
+                        # takes its entry, a miss claims the line and reads the word; a line
+                        # being filled makes the request wait and look again.
+                        key = Cat(row[p.entry_key_shift :], t)
+                        m.d.comb += [etp.addr.eq(key[:ec_bits]), edp.addr.eq(key[:ec_bits])]
+                        hit = evalid.bit_select(key[:ec_bits], 1) & (etp.data == key)
+                        with m.If(~looked_entry):
+                            # A line still being filled while its word is read may be read
+                            # stale (the fill writes it at the end of this cycle): look again.
+                            m.d.sync += [
+                                looked_entry.eq(1),
+                                was_pending.eq(epending.bit_select(key[:ec_bits], 1)),
+                            ]
+                        with m.Elif(was_pending):
+                            m.d.sync += looked_entry.eq(0)
+                        with m.Elif(hit):
+                            pos = (row * ew)[:lw]
+                            m.d.sync += [s_entry[ent].eq(edp.data >> pos), s_ok[ent].eq(1)]
+                            m.d.sync += looked_entry.eq(0)
+                            m.d.comb += ent_done.eq(1)
+                        with m.Elif(req_free & ~issued_payload & tags.w_rdy):
+                            m.d.comb += [
+                                ent_done.eq(1),
+                                etw.addr.eq(key[:ec_bits]),
+                                etw.data.eq(key),
+                                etw.en.eq(1),
+                            ]
+                            m.d.sync += [
+                                evalid.bit_select(key[:ec_bits], 1).eq(1),
+                                epending.bit_select(key[:ec_bits], 1).eq(1),
+                                looked_entry.eq(0),
+                            ]
+                            issue(ent, ENTRY, bases[t] + ((row * ew) >> lw), p.entry_words)
                     else:
                         with m.If(req_free & ~issued_payload & tags.w_rdy):
                             m.d.comb += ent_done.eq(1)
@@ -406,6 +455,10 @@ class RequestSlots(wiring.Component):
                 m.d.comb += [swp.addr.eq(slot * sw + got), swp.data.eq(word), swp.en.eq(1)]
                 m.d.sync += s_fill[slot].eq(got + 1)
             with m.Else():
+                if p.entry_cache_lines:  # fill the line the miss claimed
+                    fill_line = Cat(s_row[slot][p.entry_key_shift :], s_table[slot])[:ec_bits]
+                    m.d.comb += [edw.addr.eq(fill_line), edw.data.eq(word), edw.en.eq(1)]
+                    m.d.sync += epending.bit_select(fill_line, 1).eq(0)
                 if p.entry_words == 1:
                     pos = (s_row[slot] * ew)[:lw]
                     m.d.sync += [s_entry[slot].eq(word >> pos), s_ok[slot].eq(1)]

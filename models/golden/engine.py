@@ -45,6 +45,9 @@ class Traffic:
         Indices into the trace of each table's requests.
     cache_hit : numpy.ndarray
         ``bool`` per request of the trace: served by its unit's row cache.
+    entry_hit : numpy.ndarray
+        ``bool`` per request of the trace: its directory entry came from its unit's entry
+        cache (``unit.entry_cache_lines``), so it read none from DRAM.
     loads : list of numpy.ndarray
         Per table, the bursts (indices within the table's image) of its directory load
         (``directory: sram``; empty otherwise), read once before the trace.
@@ -55,6 +58,7 @@ class Traffic:
     accounts: list[DramAccount]
     requests: list[np.ndarray]
     cache_hit: np.ndarray
+    entry_hit: np.ndarray
     loads: list[np.ndarray]
     load_requests: list[int]
 
@@ -151,12 +155,21 @@ def traffic(params: EngineParams, images: list[MemoryImage], trace: Trace) -> Tr
     loads = [directory_load(params, image) for image in images]
     table = trace.table.astype(np.int64)
     hits = np.zeros(len(trace), np.bool_)
+    owner = bag_units(trace, params.units, unit.pairwise != "none")
     if unit.cache_ways:
         keys = table << unit.row_width | trace.row
-        owner = bag_units(trace, params.units, unit.pairwise != "none")
         for u in range(params.units):
             sel = np.flatnonzero(owner == u)
             hits[sel] = cache_hits(keys[sel], unit.cache_sets, unit.cache_ways)
+    # The entry cache sees, in order, the requests of its unit that need an entry from DRAM.
+    entry_hits = np.zeros(len(trace), np.bool_)
+    if unit.entry_cache_lines:
+        stride = np.array([image.row_stride != 0 for image in images])
+        needs = ~hits & ~stride[table]
+        keys = unit.entry_keys(table, trace.row)
+        for u in range(params.units):
+            sel = np.flatnonzero((owner == u) & needs)
+            entry_hits[sel] = cache_hits(keys[sel], unit.entry_cache_lines, 1)
     accounts, requests = [], []
     for t, image in enumerate(images):
         sel = np.flatnonzero(table == t)
@@ -167,11 +180,11 @@ def traffic(params: EngineParams, images: list[MemoryImage], trace: Trace) -> Tr
                 trace.col[sel],
                 burst_bytes=params.dram.burst_bytes,
                 hits=hits[sel] if unit.cache_ways else None,
-                directory=unit.directory == "dram" and not image.row_stride,
+                directory=(unit.directory == "dram" and not image.row_stride) & ~entry_hits[sel],
                 sparse_whole=True,
             )
         )
         requests.append(sel)
     return Traffic(
-        accounts, requests, hits, [lo for lo, _ in loads], [n for _, n in loads]
+        accounts, requests, hits, entry_hits, [lo for lo, _ in loads], [n for _, n in loads]
     )

@@ -61,7 +61,7 @@ SLOT_LATENCY = 3
 #: first burst address reaches the DRAM; ``task``: the payload request issued (or the payload
 #: stage done) until the unit may take the task; ``request``: the unit's cycles per request
 #: beyond the decoder's; ``fill``: a payload word arrived until the slot reader delivers it;
-#: ``hit``: a cache hit's cycles beyond its beats; ``drain``: a bag's end beyond its output
+#: ``hit``: a ROW cache hit's cycles beyond its beats; ``drain``: a bag's end beyond its output
 #: beats; ``start``: cycles before the first request.
 OVERHEAD = {
     "queue": 2,
@@ -251,14 +251,17 @@ def _memory(t, addr, words, mem, chunk, latency, burst_cycles, burst_words, slot
 
 @numba.njit(cache=True)
 def _replay(
-    unit_ptr, unit_reqs, owner, upos, hits, from_dram, extra, e_addr, e_words, p_addr, p_words,
-    dec_cycles, beats, startup, index_bits, ends, last, bag_of, loads, cfg, oh, clock, busy,
+    unit_ptr, unit_reqs, owner, upos, hits, from_dram, wait_on, extra, e_addr, e_words, p_addr,
+    p_words, dec_cycles, beats, startup, index_bits, ends, last, bag_of, loads, cfg, oh, clock,
+    busy,
 ):  # fmt: skip
     """The request-level replay behind :func:`estimate` (see the module docstring).
 
-    Per request: ``hits`` (a row-cache hit: no memory), ``from_dram`` (its entry is a memory
-    request of ``e_words`` words at ``e_addr``), ``extra`` (entry-stage cycles beyond one: the
-    cache lookup, the SRAM read), the payload request (``p_words`` 0: none). Memory requests
+    Per request: ``hits`` (a row-cache hit: no memory), ``from_dram`` (1: its entry is a memory
+    request of ``e_words`` words at ``e_addr``; 2: an entry-cache hit on the line request
+    ``wait_on`` filled, which it waits for if the fill is still in flight), ``extra``
+    (entry-stage cycles beyond one: the cache lookups, the SRAM read), the payload request
+    (``p_words`` 0: none). Memory requests
     are events handled in time order from a heap, so the in-order memory system sees them as
     the RTL does; a unit's front end takes requests into free slots as the dealer hands them
     out, its back end finishes them in order once their payload's arrival is known, and a
@@ -275,6 +278,7 @@ def _replay(
     fin_t = np.full(n, -1.0)  # finished by the back end (its slot freed)
     ready_t = np.full(n, -1.0)  # the task offered to the back end
     data_t = np.zeros(n)  # first payload word deliverable without a stall
+    e_arrived = np.zeros(n)  # an entry read's last word
     dealt = np.full(n, -1.0)  # handed to its unit's queue
     drained = np.full(bags + 1, -1.0)  # bag b's last output beat left by drained[b + 1]
     next_alloc = np.zeros(units, np.int64)
@@ -355,7 +359,7 @@ def _replay(
                         stack.append(u)
                 ent = max(t + o_entry + extra[q], last_ent[k] + 1.0)
                 last_ent[k] = ent
-                if from_dram[q]:  # the entry from memory: its payload follows its words
+                if from_dram[q]:  # the entry from memory (or a fill): its payload follows it
                     order += 1
                     heapq.heappush(heap, (ent + o_issue, order, q))
                     continue
@@ -382,7 +386,7 @@ def _replay(
                 e = max(ready_t[q], idle[k])
                 stall = 0.0
                 if hits[q]:
-                    fin = e + beats[q] + o_hit
+                    fin = e + beats[q]  # the replay (or an ELEMENT hit's pick)
                 else:
                     if p_words[q] > 0:
                         stall = max(0.0, data_t[q] - (e + pre + o_fill))
@@ -414,10 +418,14 @@ def _replay(
         q = ev - n if ev >= n else ev
         k = owner[q]
         if ev < n:  # an entry read: its words in order, then the payload request
-            _memory(t + o_address, e_addr[q], e_words[q], mem, chunk, latency,
-                    burst_cycles, burst_words, slots, in_flight, arrivals)  # fmt: skip
-            arrived = mem[1] - 1.0  # the entry's last word
-            pay = max(arrived + o_payload, last_pay[k] + 1.0)
+            if from_dram[q] == 2:  # an entry-cache hit: the line's fill, if still coming
+                pay = max(t - o_issue + o_local, e_arrived[wait_on[q]] + o_payload + 2.0)
+                pay = max(pay, last_pay[k] + 1.0)
+            else:
+                _memory(t + o_address, e_addr[q], e_words[q], mem, chunk, latency,
+                        burst_cycles, burst_words, slots, in_flight, arrivals)  # fmt: skip
+                e_arrived[q] = mem[1] - 1.0  # the entry's last word
+                pay = max(e_arrived[q] + o_payload, last_pay[k] + 1.0)
             last_pay[k] = pay
             if p_words[q] == 0:
                 ready_t[q] = pay + o_task
@@ -456,7 +464,8 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
     n = len(trace)
     # Each request's memory requests: the entry's (directory from DRAM), then the payload's;
     # tables laid out 4 KB apart as the testbench places them.
-    from_dram = np.zeros(n, np.bool_)
+    from_dram = np.zeros(n, np.int64)
+    wait_on = np.full(n, -1, np.int64)
     extra = np.zeros(n, np.float64)
     e_addr = np.zeros(n, np.int64)
     e_words = np.zeros(n, np.int64)
@@ -477,7 +486,7 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
             starts = np.append(acc.request_start, 0)
             words = np.append(acc.request_words, 0)
             first = acc.request_ptr[:-1]
-            entry = (nreq > 0) & dram_entry
+            entry = (nreq > 0) & dram_entry & ~gold.entry_hit[sel]
             payload = nreq > entry
             from_dram[sel] = entry
             e_addr[sel] = np.where(entry, starts[first] + base, 0)
@@ -489,6 +498,18 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         base += -(-image.n_words // 1024) * 1024
     if u.cache_ways:
         extra += OVERHEAD["lookup"]
+    if u.entry_cache_lines:  # a two-cycle lookup; a hit waits for its line's fill
+        needs = (from_dram == 1) | gold.entry_hit
+        extra += np.where(needs, OVERHEAD["lookup"] + 1, 0)
+        keys = u.entry_keys(trace.table, trace.row) % u.entry_cache_lines
+        last_miss: dict[tuple[int, int], int] = {}
+        for q in np.flatnonzero(needs):
+            line = (int(owner[q]), int(keys[q]))
+            if gold.entry_hit[q]:
+                from_dram[q] = 2
+                wait_on[q] = last_miss[line]
+            else:
+                last_miss[line] = int(q)
     # The end of each bag: its drain.
     ends = np.zeros(n, np.int64)
     last = np.flatnonzero(trace.last)
@@ -529,13 +550,15 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         upos,
         gold.cache_hit,
         from_dram,
+        wait_on,
         extra,
         e_addr,
         e_words,
         p_addr,
         p_words,
         dec_cycles.astype(np.float64),
-        beats,
+        # A hit replays its row's beats, or an ELEMENT hit picks its value in three cycles.
+        np.where(trace.op == Op.ELEMENT, 3, beats + OVERHEAD["hit"]).astype(np.float64),
         startup.astype(np.float64),
         index_bits.astype(np.float64),
         ends.astype(np.float64),

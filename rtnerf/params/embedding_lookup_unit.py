@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from .base import Params, check_choice, check_int
 from .hybrid_row_decoder import HybridRowDecoderParams
 
@@ -88,6 +90,13 @@ class EmbeddingLookupUnitParams(Params):
     directory_rows : int
         Rows of each table the directory SRAM holds (``directory: sram``), 1 to 65536; a table
         with more rows is rejected. The SRAM is ``tables * directory_words`` words.
+    entry_cache_lines : int
+        With ``directory: dram``, an entry cache for tables too big for the SRAM: 0 (none) or
+        a power of two from 2 to 1024 lines, direct-mapped, each holding the memory word
+        (``word_width / entry_width`` entries) a miss read; line ``k mod lines`` for word
+        ``k = row // entries per word`` of a table (the table id above the row bits). A hit
+        reads no entry from DRAM; a request whose line is being filled waits for it, so hits
+        depend only on the order of requests (:func:`rtnerf.models.dram.cache_hits`, one way).
 
     pairwise : str
         ``none``, or a stage that scores bags in pairs (bag ``2k`` with bag ``2k + 1``, both
@@ -132,6 +141,7 @@ class EmbeddingLookupUnitParams(Params):
     inflight: int = 4
     directory: str = "dram"
     directory_rows: int = 1024
+    entry_cache_lines: int = 0
 
     def __post_init__(self) -> None:
         self.decoder  # noqa: B018 - validates the decoder's fields, naming them
@@ -173,6 +183,18 @@ class EmbeddingLookupUnitParams(Params):
                 f"`directory: sram` needs words at least as wide as an entry: `word_width` "
                 f"{self.word_width} < `entry_width` {self.entry_width}"
             )
+        check_int("entry_cache_lines", self.entry_cache_lines, minimum=0, maximum=1024)
+        if self.entry_cache_lines:
+            check_int(
+                "entry_cache_lines", self.entry_cache_lines, minimum=2, maximum=1024,
+                power_of_two=True,
+            )  # fmt: skip
+            if self.directory != "dram" or self.word_width < self.entry_width:
+                raise ValueError(
+                    "`entry_cache_lines` needs `directory: dram` and words at least as wide as "
+                    f"an entry, not `directory: {self.directory}`, `word_width` "
+                    f"{self.word_width}, `entry_width` {self.entry_width}"
+                )
 
     @property
     def decoder(self) -> HybridRowDecoderParams:
@@ -236,6 +258,18 @@ class EmbeddingLookupUnitParams(Params):
     def directory_words(self) -> int:
         """Words of one table's directory in the directory SRAM (``directory: sram``)."""
         return -(-self.directory_rows * self.entry_width // self.word_width)
+
+    @property
+    def entry_key_shift(self) -> int:
+        """log2 of the entries per memory word: the row bits below an entry cache key."""
+        return max(0, (self.word_width // self.entry_width).bit_length() - 1)
+
+    def entry_keys(self, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """The entry cache's keys of requests: the entries' memory word, table id above."""
+        shift = self.entry_key_shift
+        return (np.asarray(table, np.int64) << (self.row_width - shift)) | (
+            np.asarray(row, np.int64) >> shift
+        )
 
     @property
     def slot_width(self) -> int:
