@@ -108,8 +108,12 @@ def designs() -> dict:
         "pair": block.load_params(CONFIGS / "pair.yaml"),
         "u4-inflight1": vary(u4, unit={"inflight": 1}),
         "u4-inflight8": vary(u4, unit={"inflight": 8}),
-        "u4-sram": vary(u4, unit={"directory": "sram", "directory_rows": 256}),
-        "u4-sram-cache": vary(u4c, unit={"directory": "sram", "directory_rows": 256}),
+        "u4-sram": vary(
+            u4, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        ),
+        "u4-sram-cache": vary(
+            u4c, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        ),
         "wide-lpddr4x": vary(
             default,
             units=16,

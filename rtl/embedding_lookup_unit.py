@@ -189,9 +189,7 @@ class EmbeddingLookupUnit(wiring.Component):
             # reads its one value in three cycles instead of replaying the row. A stale entry
             # (from a row the line held before) points past the line's beats or at a beat of
             # another column, so it reads as a miss of the column.
-            m.submodules.where = where = Memory(
-                shape=range(p.dim), depth=lines * p.dim, init=[]
-            )
+            m.submodules.where = where = Memory(shape=range(p.dim), depth=lines * p.dim, init=[])
             cwp, crp = where.write_port(), where.read_port()
             beats_in = Array(Signal(range(p.dim + 1), name=f"beats_{i}") for i in range(lines))
 

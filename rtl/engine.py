@@ -51,7 +51,8 @@ class Engine(wiring.Component):
     Notes
     -----
     Throughput: the arbiter grants one memory request per cycle and the port issues one burst
-    address per cycle and carries one word per cycle; the units decode side by side.
+    address per cycle and carries one word per cycle; the units decode side by side; pooled
+    beats leave one per cycle, each unit's through a queue of ``out_depth`` beats.
     """
 
     def __init__(self, params: EngineParams):
@@ -159,14 +160,28 @@ class Engine(wiring.Component):
                 with m.If(odd):
                     m.d.sync += deal.eq(Mux(deal == n - 1, 0, deal + 1))
 
-        # Pooled outputs: from unit `collect`, which moves on after a bag's last beat.
+        # Pooled outputs: through a queue of `out_depth` beats per unit (so a unit drains its bag
+        # and goes on while earlier bags are still leaving), from unit `collect`, which moves
+        # on after a bag's last beat.
         collect = Signal(range(n))
+        width = len(self.o_pooled.payload.as_value())
         for i, u in enumerate(units):
+            if p.out_depth:
+                q = SyncFIFOBuffered(width=width, depth=p.out_depth)
+                m.submodules[f"out{i}"] = q
+                m.d.comb += [
+                    q.w_data.eq(u.o_pooled.payload),
+                    q.w_en.eq(u.o_pooled.valid),
+                    u.o_pooled.ready.eq(q.w_rdy),
+                ]
+                valid, data, ready = q.r_rdy, q.r_data, q.r_en
+            else:
+                valid, data, ready = u.o_pooled.valid, u.o_pooled.payload, u.o_pooled.ready
             with m.If(collect == i):
                 m.d.comb += [
-                    self.o_pooled.valid.eq(u.o_pooled.valid),
-                    self.o_pooled.payload.eq(u.o_pooled.payload),
-                    u.o_pooled.ready.eq(self.o_pooled.ready),
+                    self.o_pooled.valid.eq(valid),
+                    self.o_pooled.payload.eq(data),
+                    ready.eq(self.o_pooled.ready),
                 ]
         out = self.o_pooled
         with m.If(out.valid & out.ready & out.payload.last):

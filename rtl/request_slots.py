@@ -8,8 +8,8 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..params.encoding import Format
 from ..params.embedding_lookup_unit import EmbeddingLookupUnitParams
+from ..params.encoding import Format
 
 __all__ = ["RequestSlots", "layouts"]
 
@@ -49,9 +49,7 @@ def layouts(p: EmbeddingLookupUnitParams) -> dict[str, data.StructLayout]:
             "word": unsigned(p.word_width),
         }
     )
-    memory = data.StructLayout(
-        {"addr": unsigned(p.address_width), "len": unsigned(_len_width(p))}
-    )
+    memory = data.StructLayout({"addr": unsigned(p.address_width), "len": unsigned(_len_width(p))})
     task = data.StructLayout(
         {
             "table": unsigned(p.table_width),
@@ -92,7 +90,9 @@ class RequestSlots(wiring.Component):
     for the words the decoder will read (:meth:`payload` below); the **execute** stage hands
     the oldest slot to the unit (``o_task``) and serves the decoder's memory requests from the
     slot: the entry from the slot's registers, payload words from the slot memory as they
-    arrive. The slot is freed when the unit says the request is done (``done``).
+    arrive. The slot is freed when the unit says the request is done (``done``) and taken again
+    once its payload's last word has arrived (an element query may finish before the words of
+    the payload behind its value).
 
     The words a slot reads are exactly those the decoder asks for: a DENSE element query's
     value word(s); for every other query (and for every query when the unit has a row cache,
@@ -227,6 +227,9 @@ class RequestSlots(wiring.Component):
         s_ok = slot_array(1, "ok")  # the entry is known (or not needed)
         s_start = slot_array(p.address_width, "start")  # image word of the slot's word 0
         s_fill = slot_array(range(sw + 1), "fill")  # payload words arrived
+        # Payload words still to arrive: an element query may finish before the whole payload
+        # it was fetched with is in, and its slot is not taken again until it is.
+        s_left = slot_array(range(sw + 1), "left")
 
         alloc = Signal(range(n))  # next slot to fill
         ent = Signal(range(n))  # next slot for the entry stage
@@ -241,7 +244,7 @@ class RequestSlots(wiring.Component):
         take = self.i_req.valid & self.i_req.ready
         free = self.done
 
-        m.d.comb += self.i_req.ready.eq(used < n)
+        m.d.comb += self.i_req.ready.eq((used < n) & (s_left[alloc] == 0))
         with m.If(take):
             r = self.i_req.payload
             m.d.sync += [
@@ -315,7 +318,7 @@ class RequestSlots(wiring.Component):
                 m.d.comb += pay_done.eq(1)
             with m.Elif(s_ok[pay] & req_free & tags.w_rdy):
                 m.d.comb += [pay_done.eq(1), issued_payload.eq(1)]
-                m.d.sync += [s_start[pay].eq(start), s_fill[pay].eq(0)]
+                m.d.sync += [s_start[pay].eq(start), s_fill[pay].eq(0), s_left[pay].eq(words)]
                 issue(pay, PAYLOAD, bases[s_table[pay]] + start, words)
 
         # -- entry stage ---------------------------------------------------------------------
@@ -331,9 +334,7 @@ class RequestSlots(wiring.Component):
             ec_bits = p.entry_cache_lines.bit_length() - 1
             ekey = p.table_width + p.row_width - p.entry_key_shift
             m.submodules.entry_tags = etags = Memory(shape=ekey, depth=p.entry_cache_lines, init=[])
-            m.submodules.entry_words = ewords = Memory(
-                shape=w, depth=p.entry_cache_lines, init=[]
-            )
+            m.submodules.entry_words = ewords = Memory(shape=w, depth=p.entry_cache_lines, init=[])
             etw, etp = etags.write_port(), etags.read_port()
             edw, edp = ewords.write_port(), ewords.read_port()
             evalid = Signal(p.entry_cache_lines)
@@ -453,7 +454,7 @@ class RequestSlots(wiring.Component):
             m.d.comb += tags.r_en.eq(end)
             with m.If(head.kind == PAYLOAD):
                 m.d.comb += [swp.addr.eq(slot * sw + got), swp.data.eq(word), swp.en.eq(1)]
-                m.d.sync += s_fill[slot].eq(got + 1)
+                m.d.sync += [s_fill[slot].eq(got + 1), s_left[slot].eq(head.len - got - 1)]
             with m.Else():
                 if p.entry_cache_lines:  # fill the line the miss claimed
                     fill_line = Cat(s_row[slot][p.entry_key_shift :], s_table[slot])[:ec_bits]
@@ -508,15 +509,14 @@ class RequestSlots(wiring.Component):
         m.d.sync += read_pending.eq(0)
         m.d.comb += [out.w_en.eq(read_pending), out.w_data.eq(srp.data)]
         with m.If((left != 0) & room):
-            with m.If(serving_entry):
-                with m.If(~read_pending):
-                    if p.entry_words == 1:
-                        pos = (s_row[exe] * ew)[:lw]
-                        synth = s_entry[exe] << pos
-                    else:
-                        synth = Mux(index == 0, s_entry[exe][:w], s_entry[exe][w:])
-                    m.d.comb += [out.w_en.eq(1), out.w_data.eq(synth)]
-                    m.d.sync += [left.eq(left - 1), index.eq(index + 1)]
+            with m.If(serving_entry), m.If(~read_pending):
+                if p.entry_words == 1:
+                    pos = (s_row[exe] * ew)[:lw]
+                    synth = s_entry[exe] << pos
+                else:
+                    synth = Mux(index == 0, s_entry[exe][:w], s_entry[exe][w:])
+                m.d.comb += [out.w_en.eq(1), out.w_data.eq(synth)]
+                m.d.sync += [left.eq(left - 1), index.eq(index + 1)]
             with m.Elif(s_fill[exe] > index):
                 m.d.comb += srp.addr.eq(exe * sw + index)
                 m.d.sync += [left.eq(left - 1), index.eq(index + 1), read_pending.eq(1)]

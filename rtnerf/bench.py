@@ -210,9 +210,11 @@ def cosim_sample(
     -------
     dict
         ``simulator``, ``bags``, ``lookups``, ``passed``, ``mismatches`` (results plus DRAM
-        bursts), ``cycles``, ``dram_bytes``, ``wall_s``; or ``skipped`` (why) when
-        ``simulator`` cannot run here.
+        bursts), ``cycles``, ``dram_bytes``, ``model_cycles`` (the performance model on the
+        same sample) and ``model_error``, ``wall_s``; or ``skipped`` (why) when ``simulator``
+        cannot run here.
     """
+    from .models.perf.engine import estimate
     from .registry import get_block
     from .sim.runner import build, cosim
     from .sim.tb.engine import trace_args
@@ -238,14 +240,18 @@ def cosim_sample(
     recs = summary.get("records") or [{}]
     rec = recs[0]
     mismatches = int(rec.get("mismatches", 0)) + int(rec.get("dram_burst_mismatches", 0))
+    model = estimate(params, images, trace).cycles
+    cycles = rec.get("cycles")
     return {
         "simulator": simulator,
         "bags": part.bags,
         "lookups": part.lookups,
         "passed": bool(summary["passed"]) and bool(summary.get("records")) and not mismatches,
         "mismatches": mismatches,
-        "cycles": rec.get("cycles"),
+        "cycles": cycles,
         "dram_bytes": rec.get("dram_bytes"),
+        "model_cycles": model,
+        "model_error": (model - cycles) / cycles if cycles else None,
         "wall_s": time.perf_counter() - start,
     }
 
@@ -546,10 +552,13 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             elif "error" in c:
                 lines.append(f"  RTL cosim ({c['simulator']}): FAILED, {c['error']}")
             else:
+                model = ""
+                if c.get("model_error") is not None:
+                    model = f" (performance model {c['model_cycles']}, {c['model_error']:+.1%})"
                 lines.append(
                     f"  RTL cosim ({c['simulator']}, first {c['bags']} bags, {c['lookups']} "
                     f"lookups): {'bit-exact' if c['passed'] else 'FAILED'}, {c['mismatches']} "
-                    f"mismatches, {c['cycles']} cycles, {c['wall_s']:.0f} s"
+                    f"mismatches, {c['cycles']} cycles{model}, {c['wall_s']:.0f} s"
                 )
         lines.append("")
     lines.append(f"wall time {summary.get('wall_s', 0):.0f} s")

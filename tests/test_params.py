@@ -251,7 +251,9 @@ def test_engine_params_nest_unit_and_port(tmp_path):
     cfg.write_text("version: 1\nkind: engine\nunit: {dimm: 32}\n")
     with pytest.raises(ConfigError, match=r"in `unit`: unknown key `dimm` in embedding_lookup"):
         EngineParams.from_yaml(cfg)
-    with pytest.raises(ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 128$"):
+    with pytest.raises(
+        ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 128$"
+    ):
         EngineParams(port=MemoryPortParams(word_width=32))
     with pytest.raises(ValueError, match=r"^`port.len_width` 2 is too narrow: a row takes up to"):
         EngineParams(port=MemoryPortParams(len_width=2))

@@ -46,7 +46,10 @@ def write(tmp_path, text):
         (("unit.cache_ways", "unit.cache_wayz"), r"unknown parameter `unit.cache_wayz`: unit has"),
         (("units: [1, 2, 4]", "units: [1, two]"), r"`parameters.units`: 'two' is not a int"),
         (("[hybrid, dense]", "[hybrid, sparse]"), r"`parameters.encoding` must be from hybrid"),
-        (("units: [1, 2, 4]", "units: [1, 65]"), r"point \{'units': 65.*`units` must be an integer"),
+        (
+            ("units: [1, 2, 4]", "units: [1, 65]"),
+            r"point \{'units': 65.*`units` must be an integer",
+        ),
         (("bags: 12", "bags: many"), r"`workload.bags` must be a non-negative integer"),
         (("seed: 3}", "seed: 3, size: 2}"), r"unknown key `workload.size`"),
         (("name: small", "name: small\nsampling: all"), r"`sampling` must be 'grid' or"),

@@ -31,8 +31,7 @@ class Run(NamedTuple):
 
 
 def _images(params: EmbeddingLookupUnitParams, tables) -> list[MemoryImage]:
-    """Images of the tables; with two tables or more the last is stored all-DENSE, so the
-    unit addresses it by row stride instead of its directory."""
+    """Images of the tables; the last of two or more is stored all-DENSE (a stride table)."""
     enc = params.decoder.encoding(burst_bytes=params.word_width // 8)
     forced = dataclasses.replace(enc, force_format="dense")
     last = len(tables) - 1
@@ -108,10 +107,10 @@ def random_run(
 ) -> Run:
     """Random tables (all formats mixed) and bags of at least ``requests`` requests in all.
 
-    One table per ``params.tables`` (the last of two or more stored all-DENSE); Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
-    the unit's), ``element_fraction`` of the bags ELEMENT bags of 1 to 4 requests. With
-    ``bags``, exactly that many bags instead (``requests`` is ignored). For a design with a
-    pairwise stage, ROW bags only, an even number of them.
+    One table per ``params.tables`` (the last of two or more stored all-DENSE); Zipf rows; ROW bags
+    of 1 to ``max_bag`` requests (at most the unit's), ``element_fraction`` of the bags ELEMENT bags
+    of 1 to 4 requests. With ``bags``, exactly that many bags instead (``requests`` is ignored). For
+    a design with a pairwise stage, ROW bags only, an even number of them.
     """
     dec = params.decoder
     tables = [random_table(dec, rng, rows) for _ in range(params.tables)]

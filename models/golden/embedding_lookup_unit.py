@@ -50,10 +50,9 @@ def check_trace(params: EmbeddingLookupUnitParams, images: list[MemoryImage], tr
 
     Raises
     ------
-    ConfigError
-        Naming what does not fit: an image the decoder cannot read, more tables than the unit
-        has, a table with more rows than the directory SRAM holds, another weight format, a bag longer than ``max_bag``, or a request outside its
-        table.
+    ConfigError Naming what does not fit: an image the decoder cannot read, more tables than the
+    unit has, a table with more rows than the directory SRAM holds, another weight format, a bag
+    longer than ``max_bag``, or a request outside its table.
     """
     if not 1 <= len(images) <= params.tables:
         raise ConfigError(f"{len(images)} tables given; the unit has `tables` {params.tables}")

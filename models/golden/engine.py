@@ -84,13 +84,11 @@ class Traffic:
 
     @property
     def memory_requests(self) -> int:
-        """Memory requests the units and the directory loader made (each one or more AXI
-        bursts)."""
+        """Memory requests of the units and the directory loader (AXI bursts: one or more)."""
         return sum(a.total_memory_requests for a in self.accounts) + sum(self.load_requests)
 
     def bytes_by_cause(self) -> dict[str, int]:
-        """DRAM bytes per :class:`~rtnerf.models.dram.Cause`, lower-case names (the directory
-        loads under ``directory``)."""
+        """DRAM bytes per :class:`~rtnerf.models.dram.Cause` (lower-case; loads: directory)."""
         out = dict.fromkeys((c.name.lower() for c in Cause), 0)
         for a in self.accounts:
             for k, v in a.bytes_by_cause().items():

@@ -92,8 +92,8 @@ class PerfResult:
     bags, requests : int
         Of the trace.
     unit_busy : numpy.ndarray
-        Cycles each unit's back end worked: its decoder, cache replays and drains (waits for
-        payload words not counted, waits for the output collector counted).
+        Cycles each unit's back end worked: its decoder, cache replays and drains' beats (waits
+        for payload words and for the output collector are not work).
     port_busy : int
         Cycles the memory port's read data channel carried a word.
     traffic : Traffic
@@ -173,8 +173,11 @@ class PerfResult:
 
 
 def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
-    """Per request: the decoder's cycles at the slot's latencies, stored beats, and when it
-    wants the payload's words (cycles after the first, and the index bits before values)."""
+    """Per request: decoder cycles at the slot's latencies, beats, payload start, index bits.
+
+    When the decoder wants the payload's words: cycles after the first, and the index bits
+    before the values.
+    """
     dec = params.unit.decoder
     cached = params.unit.cache_ways > 0
     cycles = np.zeros(len(trace), np.int64)
@@ -220,8 +223,9 @@ def _decoder_costs(params: EngineParams, images, trace: Trace, gold: Traffic):
 @numba.njit(cache=True)
 def _memory(t, addr, words, mem, chunk, latency, burst_cycles, burst_words, slots, in_flight,
             arrivals):  # fmt: skip
-    """Issue one memory request on the port at cycle ``t``; fill ``arrivals`` with each
-    burst's (first word, word index) and return how many bursts.
+    """Issue one memory request on the port at cycle ``t``; return its AXI bursts.
+
+    ``arrivals`` gets each burst's (first word's cycle, word index).
 
     An AXI burst holds the read channel for one cycle per word, or for ``burst_cycles`` per
     DRAM burst it touches when the DRAM's bandwidth is the tighter (a DRAM burst moves all its
@@ -252,25 +256,26 @@ def _memory(t, addr, words, mem, chunk, latency, burst_cycles, burst_words, slot
 @numba.njit(cache=True)
 def _replay(
     unit_ptr, unit_reqs, owner, upos, hits, from_dram, wait_on, extra, e_addr, e_words, p_addr,
-    p_words, dec_cycles, beats, startup, index_bits, ends, last, bag_of, loads, cfg, oh, clock,
-    busy,
+    p_words, dec_cycles, beats, startup, index_bits, ends, last, bag_of, room, out_beats, loads,
+    cfg, oh, clock, busy,
 ):  # fmt: skip
     """The request-level replay behind :func:`estimate` (see the module docstring).
 
     Per request: ``hits`` (a row-cache hit: no memory), ``from_dram`` (1: its entry is a memory
     request of ``e_words`` words at ``e_addr``; 2: an entry-cache hit on the line request
-    ``wait_on`` filled, which it waits for if the fill is still in flight), ``extra``
-    (entry-stage cycles beyond one: the cache lookups, the SRAM read), the payload request
-    (``p_words`` 0: none). Memory requests
-    are events handled in time order from a heap, so the in-order memory system sees them as
-    the RTL does; a unit's front end takes requests into free slots as the dealer hands them
-    out, its back end finishes them in order once their payload's arrival is known, and a
-    bag's end waits for the previous bag to leave. Returns the last busy cycle and the read
-    channel's busy cycles.
+    ``wait_on`` filled, which it waits for if the fill is still in flight), ``extra`` (entry-stage
+    cycles beyond one: the cache lookups, the SRAM read), the payload request (``p_words`` 0: none).
+    ``room`` per bag: the same unit's earlier output bag that must have left its output queue before
+    this one fits (-1: none); ``out_beats``: a bag's output beats. Memory requests are events
+    handled in time order from a heap, so the in-order memory system sees them as the RTL does; a
+    unit's front end takes requests into free slots as the dealer hands them out, its back end
+    finishes them in order once their payload's arrival is known, and a bag's end waits for the
+    previous bag to leave. Returns the last busy cycle and the read channel's busy cycles.
     """
-    (inflight, depth, chunk, latency, burst_cycles, burst_words, slots, w, bv, pre, pairs) = cfg
+    (inflight, depth, chunk, latency, burst_cycles, burst_words, slots, w, bv, pre, pairs,
+     out_depth) = cfg  # fmt: skip
     (o_queue, o_entry, o_issue, o_local, o_payload, o_address, o_task, o_request, o_fill,
-     o_hit, o_drain, o_start) = oh  # fmt: skip
+     o_drain, o_start) = oh  # fmt: skip
     n = owner.size
     units = unit_ptr.size - 1
     bags = bag_of[n - 1] + 1 if n else 0
@@ -279,6 +284,9 @@ def _replay(
     ready_t = np.full(n, -1.0)  # the task offered to the back end
     data_t = np.zeros(n)  # first payload word deliverable without a stall
     e_arrived = np.zeros(n)  # an entry read's last word
+    avail = np.full(bags, -1.0)  # a bag's first output beat in its unit's output queue
+    nxt_out = 0  # the next bag the collector takes
+    words_in = np.zeros(n)  # the payload's last word arrived (its slot may be taken again)
     dealt = np.full(n, -1.0)  # handed to its unit's queue
     drained = np.full(bags + 1, -1.0)  # bag b's last output beat left by drained[b + 1]
     next_alloc = np.zeros(units, np.int64)
@@ -322,10 +330,10 @@ def _replay(
                 q = unit_reqs[unit_ptr[k] + j]
                 t = last_alloc[k] + 1.0
                 if j >= inflight:
-                    f = fin_t[unit_reqs[unit_ptr[k] + j - inflight]]
-                    if f < 0:
+                    prev = unit_reqs[unit_ptr[k] + j - inflight]
+                    if fin_t[prev] < 0:
                         break  # no free slot yet
-                    t = max(t, f + 1.0)
+                    t = max(t, fin_t[prev] + 1.0, words_in[prev] + 1.0)
                 blocked = -1
                 while dealer <= q:
                     d = dealer
@@ -378,11 +386,14 @@ def _replay(
                     break
                 b = bag_of[q]
                 # The bag whose output must have left first (with the pairwise stage only the
-                # second bag of a pair has an output, after the previous pair's).
+                # second bag of a pair has an output, after the previous pair's); with output
+                # queues, the unit's own earlier output whose leaving makes room.
                 before = b - 1 if pairs else b
                 output = last[q] and not (pairs and b % 2 == 0)
-                if output and drained[before] < 0:
+                if output and out_depth == 0 and drained[before] < 0:
                     break  # the previous output has not left yet
+                if output and out_depth and room[b] >= 0 and drained[room[b] + 1] < 0:
+                    break  # the unit's output queue is full
                 e = max(ready_t[q], idle[k])
                 stall = 0.0
                 if hits[q]:
@@ -394,6 +405,24 @@ def _replay(
                 fin_t[q] = fin
                 if last[q] and not output:  # the first bag of a pair: no output
                     idle[k] = fin + o_request + ends[q] + o_drain
+                elif last[q] and out_depth:  # drain into the queue; the collector takes it
+                    gate = drained[room[b] + 1] if room[b] >= 0 else 0.0
+                    start = max(fin + o_request + (ends[q] if pairs else 0.0), gate)
+                    beats_out = 1.0 if pairs else ends[q]
+                    avail[b] = start + o_queue
+                    idle[k] = start + beats_out + o_drain
+                    while nxt_out < bags:  # the collector, in bag order
+                        ob = nxt_out
+                        if pairs and ob % 2 == 0:
+                            drained[ob + 1] = drained[ob]
+                        elif avail[ob] < 0:
+                            break
+                        else:
+                            drained[ob + 1] = max(drained[ob], avail[ob]) + out_beats[ob]
+                        nxt_out += 1
+                    for u in range(units):
+                        if u != k:
+                            stack.append(u)
                 elif last[q]:
                     if pairs:  # the scores accumulate while draining; then the score beat
                         out = max(fin + o_request + ends[q], drained[before]) + 1.0 + o_drain
@@ -406,7 +435,9 @@ def _replay(
                             stack.append(u)
                 else:
                     idle[k] = fin + o_request
-                busy[k] += int(idle[k] - e - stall)  # work: the decoder, replays, drains
+                # Work: the decoder (or the replay), and a bag's drain beats; waits for payload
+                # words and for the output collector are not work.
+                busy[k] += int(fin - e - stall + (ends[q] if last[q] else 0.0))
                 clock[k] = idle[k]
                 next_exec[k] += 1
                 if next_alloc[k] < count:
@@ -441,6 +472,7 @@ def _replay(
                 need = startup[q] + max(0.0, (arrivals[i, 1] * w - index_bits[q]) / bv)
                 worst = max(worst, arrivals[i, 0] + o_fill - need)
             data_t[q] = worst
+            words_in[q] = mem[1] - 1.0
             ready_t[q] = t + o_task
             stack.append(k)
     end = 0.0
@@ -518,6 +550,19 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
     if u.pairwise != "none":  # both bags of a pair drain; the second then emits the score
         ends[last] = u.dim // u.lanes
 
+    # Output queues: a bag's beats fit once the unit's output `keep` bags earlier has left.
+    pairs = u.pairwise != "none"
+    out_beats = np.where(trace.op[trace.bag_starts[:-1]] == Op.ELEMENT, 1, u.dim // u.lanes)
+    if pairs:
+        out_beats[:] = 1
+    room = np.full(trace.bags, -1, np.int64)
+    if params.out_depth:
+        bag_unit = owner[trace.bag_starts[:-1]]
+        outputs = np.arange(trace.bags)[1::2] if pairs else np.arange(trace.bags)
+        for k in range(params.units):
+            mine = outputs[bag_unit[outputs] == k]
+            keep = max(1, params.out_depth // max(1, int(out_beats[mine].max(initial=1))))
+            room[mine[keep:]] = mine[:-keep] if keep < mine.size else mine[:0]
     queues = [np.flatnonzero(owner == k) for k in range(params.units)]
     unit_ptr = np.concatenate(([0], np.cumsum([q.size for q in queues]))).astype(np.int64)
     upos = np.zeros(n, np.int64)
@@ -536,10 +581,11 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         u.value_width,
         float(pre),
         u.pairwise != "none",
+        params.out_depth,
     )
     oh = tuple(float(OVERHEAD[k]) for k in (
         "queue", "entry", "issue", "local", "payload", "address", "task", "request", "fill",
-        "hit", "drain", "start",
+        "drain", "start",
     ))  # fmt: skip
     clock = np.zeros(params.units)
     busy = np.zeros(params.units, np.int64)
@@ -564,6 +610,8 @@ def estimate(params: EngineParams, images: list[MemoryImage], trace: Trace) -> P
         ends.astype(np.float64),
         trace.last,
         bag_of,
+        room,
+        out_beats.astype(np.float64),
         np.array(loads, np.int64).reshape(-1, 2),
         cfg,
         oh,

@@ -74,7 +74,9 @@ class DramParams(Params):
             If ``name`` is not a preset or the clock is not positive and finite.
         """
         if name not in PRESETS:
-            raise ValueError(f"`preset` must be one of {', '.join(map(repr, PRESETS))}, not {name!r}")
+            raise ValueError(
+                f"`preset` must be one of {', '.join(map(repr, PRESETS))}, not {name!r}"
+            )
         if not (isinstance(clock_mhz, int | float) and 0 < clock_mhz < float("inf")):
             raise ValueError(f"`clock_mhz` must be a positive number, not {clock_mhz!r}")
         p = PRESETS[name]

@@ -9,6 +9,7 @@ from .base import Params, check_choice, check_int
 
 __all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "PLACEMENTS", "EncodingParams", "Format"]
 
+
 class Format(enum.IntEnum):
     """Storage format of one row; the value is the 2-bit code in the row directory.
 

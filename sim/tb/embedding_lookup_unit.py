@@ -103,9 +103,9 @@ async def run_bags(dut, params, run: Run, rng, memory, *, idle, backpressure, en
     """Write the table descriptors (and the unit's directory SRAM), then run ``run``'s bags.
 
     ``memory(words)`` returns the component that serves the toplevel's memory ports from the
-    laid-out tables (the ``engine``'s also serves its directory loads while the descriptors
-    are written; the unit's directory SRAM is written on ``i_dir``). Returns the scoreboard and the cycles from the first descriptor write to the
-    last pooled beat.
+    laid-out tables (the ``engine``'s also serves its directory loads while the descriptors are
+    written; the unit's directory SRAM is written on ``i_dir``). Returns the scoreboard and the
+    cycles from the first descriptor write to the last pooled beat.
     """
     words, base_writes, requests, expected = stimulus(params, run)
     await FallingEdge(dut.clk)

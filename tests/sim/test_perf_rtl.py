@@ -41,7 +41,12 @@ pytestmark = pytest.mark.cosim
 
 @pytest.mark.parametrize(
     ("name", "trace", "bags"),
-    [("u1", "random", 12), ("u4", "random", 40), ("pair", "random", 40), ("roofline", "random", 60)],
+    [
+        ("u1", "random", 12),
+        ("u4", "random", 40),
+        ("pair", "random", 40),
+        ("roofline", "random", 60),
+    ],
 )
 def test_model_follows_the_rtl(simulator, name, trace, bags, tmp_path):
     params = design(name)
