@@ -77,7 +77,7 @@ def workloads(session):
     """The workload benchmarks on the real datasets (fetched and cached first): rtnerf bench for
     the hyperbolic, graph and text families, Poincaré training, graph locality (tens of minutes
     on 2 cores): benchmarks/results/."""
-    install(session)
+    install(session, "data")  # pyarrow and msgpack read GloVe's index and wordfreq's list
     session.run("rtnerf", "data", "fetch", "all")
     for family in ("hyperbolic", "graph", "text"):
         session.run("rtnerf", "bench", family, "-o", f"benchmarks/results/bench_{family}")

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from rtnerf.models.cases.engine import trace_inputs
+from rtnerf.params import DramParams
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.tb.engine import trace_args
@@ -105,13 +106,28 @@ def designs() -> dict:
         "u1-outstanding4": vary(u1, port={"outstanding": 4}),
         "default-cache": vary(default, unit={"cache_ways": 2, "cache_sets": 16}),
         "pair": block.load_params(CONFIGS / "pair.yaml"),
+        "u4-inflight1": vary(u4, unit={"inflight": 1}),
+        "u4-inflight8": vary(u4, unit={"inflight": 8}),
+        "u4-sram": vary(
+            u4, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        ),
+        "u4-sram-cache": vary(
+            u4c, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        ),
+        "wide-lpddr4x": vary(
+            default,
+            units=16,
+            unit={"word_width": 512},
+            port={"word_width": 512},
+            dram=DramParams.preset("lpddr4x").to_dict(),
+        ),
     }
 
 
 #: The long runs: (design, trace, bags); the calibration runs add every other design on a
 #: shorter random trace.
 MAIN = [
-    *((d, "random", 5000) for d in ("u1", "u4", "u4-cache")),
+    *((d, "random", 5000) for d in ("u1", "u4", "u4-cache", "default")),
     *((d, "text", 200) for d in ("u1", "u4", "u4-cache", "default")),
 ]
 CALIBRATION_BAGS = 100

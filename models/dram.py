@@ -179,6 +179,8 @@ def _account(
     whole,
     hits,
     lay,
+    directory,
+    sparse_whole,
     burst_words,
     burst_bytes,
     write,
@@ -208,9 +210,12 @@ def _account(
         base = offset * word_width
         vstart = values_start(fmt, nnz, columns, coord_width)
         index_cause = 1 if fmt == 2 else 2
-        starts[0], ends[0], causes[0] = r * entry_width, (r + 1) * entry_width, 0
-        n = 1
-        if whole[q]:
+        n = 0
+        if directory[q]:
+            starts[0], ends[0], causes[0] = r * entry_width, (r + 1) * entry_width, 0
+            n = 1
+        first = n  # the first payload section
+        if whole[q] or (sparse_whole and fmt >= 2):
             if fmt == 1:
                 starts[n], ends[n], causes[n] = base, base + columns * value_width, 3
                 n += 1
@@ -221,7 +226,7 @@ def _account(
                 if nnz > 0:
                     vb = base + vstart
                     starts[n], ends[n], causes[n] = vb, vb + nnz * value_width, 3
-                    joined[n] = n > 1  # one request for the whole payload
+                    joined[n] = n > first  # one request for the whole payload
                     n += 1
         elif fmt > 0:
             c = cols[q]
@@ -279,6 +284,8 @@ def account(
     burst_bytes: int | None = None,
     cache_rows: int = 0,
     hits: object = None,
+    directory: object = True,
+    sparse_whole: bool = False,
 ) -> DramAccount:
     """Count the DRAM words and bursts each request of a trace reads.
 
@@ -300,6 +307,16 @@ def account(
         The row cache's hit of each request, from a cache model the caller ran
         (:func:`cache_hits`; the engine's caches are per unit and span tables). Not with
         ``cache_rows``.
+    directory : bool or array_like of bool
+        Whether each request reads its row's directory entry (True, the decoder's policy), for
+        all requests or per request (a unit's entry cache hits read none); False for a unit
+        that has the entry on chip (``directory: sram``) or computes it (a
+        table addressed by row stride).
+    sparse_whole : bool
+        Element requests on BITMAP and COO rows read the row's whole payload in one memory
+        request instead of the index part and then the value (the lookup unit's request
+        slots, which fetch before the decoder ranks; DENSE element requests still read only
+        the value).
 
     Returns
     -------
@@ -351,7 +368,10 @@ def account(
     causes = np.zeros((n, len(Cause)), np.int64)
     burst_words = burst_bytes // word_bytes
     lay = _kernel_layout(image)
-    args = (image.u32, r, c, whole, hits, lay, burst_words, burst_bytes)
+    entry = np.broadcast_to(np.asarray(directory, np.bool_), r.shape)
+    if entry.shape != r.shape:
+        raise ValueError(f"`directory` must be a bool or of the shape of `rows` {r.shape}")
+    args = (image.u32, r, c, whole, hits, lay, entry, sparse_whole, burst_words, burst_bytes)
     zeros = np.zeros(n + 1, np.int64)
     none = zeros[:0]
     _account(*args, False, zeros, none, zeros, none, none, words, bursts, reqs, causes)

@@ -21,9 +21,9 @@ stores each row in exactly :func:`format_bits` bits before word padding.
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
+
+from ..params.encoding import Format
 
 __all__ = [
     "FORMAT_WIDTH",
@@ -36,18 +36,6 @@ __all__ = [
 
 #: Bits of the format field of a directory entry.
 FORMAT_WIDTH = 2
-
-
-class Format(enum.IntEnum):
-    """Storage format of one row; the value is the 2-bit code in the row directory.
-
-    The codes are in decode-speed order, so the lowest code wins a cost tie.
-    """
-
-    EMPTY = 0
-    DENSE = 1
-    BITMAP = 2
-    COO = 3
 
 
 def index_width(columns: int) -> int:

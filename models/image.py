@@ -14,10 +14,13 @@ and bit ``i % w`` of word ``i // w``):
   bits). ``E`` is 32 or 64 and ``w >= 32``, so an entry never straddles a word (a 64-bit entry
   on 32-bit words fills exactly two words, low half first).
 * **Payload** from word ``payload_base`` (the directory rounded up to whole words, and to whole
-  bursts when ``align_rows``). Row ``r`` starts at bit 0 of word ``offset[r]``; rows follow in
-  order and each takes ``ceil(bits / w)`` words (rounded up to whole bursts when
-  ``align_rows``), where ``bits`` is :func:`~rtnerf.models.encoding.format_bits` of its format.
-  An empty row takes no words and its offset is where the next row starts. Padding bits are 0.
+  bursts when ``align_rows`` or ``placement: bursts``). Row ``r`` starts at bit 0 of word
+  ``offset[r]``; rows follow in order and each takes ``ceil(bits / w)`` words (rounded up to
+  whole bursts when ``align_rows``), where ``bits`` is
+  :func:`~rtnerf.models.encoding.format_bits` of its format; with ``placement: bursts`` a row
+  may start after a gap, where it touches the fewest bursts its size allows
+  (:meth:`Layout.place`). An empty row takes no words and its offset is where the next row
+  could start. Padding bits are 0.
 * **Row payload**, from the row's first bit: DENSE: ``N`` values. BITMAP: ``N`` presence bits
   (bit ``j`` set when column ``j`` is non-zero), then the ``nnz`` values in column order.
   COO: ``nnz`` coordinates of ``coord_width`` bits in increasing order, then the ``nnz`` values
@@ -140,6 +143,8 @@ class Layout:
         Words per burst.
     align_rows : bool
         Whether the payload and the rows start on burst boundaries.
+    placement : str
+        ``packed`` or ``bursts`` (see :class:`~rtnerf.params.EncodingParams`).
     """
 
     rows: int
@@ -152,6 +157,7 @@ class Layout:
     offset_width: int
     burst_words: int
     align_rows: bool
+    placement: str = "packed"
 
     @classmethod
     def of(cls, params: EncodingParams, rows: int, columns: int) -> Layout:
@@ -184,6 +190,7 @@ class Layout:
             offset_width=params.entry_width - FORMAT_WIDTH - count_width,
             burst_words=params.burst_words,
             align_rows=params.align_rows,
+            placement=params.placement,
         )
 
     @property
@@ -204,7 +211,51 @@ class Layout:
     @property
     def payload_base(self) -> int:
         """Word where the payload starts."""
+        if self.placement == "bursts" and not self.align_rows:
+            bw = self.burst_words
+            return -(-self.directory_words // bw) * bw
         return self._round(self.directory_words)
+
+    @property
+    def dense_stride(self) -> int:
+        """Words from one DENSE row to the next in a table of DENSE rows only.
+
+        ``packed``: the row's words; ``align_rows``: rounded up to whole bursts; ``bursts``: the
+        smallest stride ``s`` at or above the row's ``n`` words at which no row touches more
+        than ``ceil(n / burst_words)`` bursts: row ``r`` starts ``r * s mod burst_words``
+        words into a burst, and that must never exceed the row's slack ``ceil(n /
+        burst_words) * burst_words - n``, so ``burst_words - gcd(s, burst_words)`` must not.
+        """
+        n = int(self.row_words(self.columns * self.value_width))
+        if self.placement != "bursts" or self.align_rows:
+            return n
+        bw = self.burst_words
+        slack = -(-n // bw) * bw - n
+        s = n
+        while bw - math.gcd(s, bw) > slack:
+            s += 1
+        return s
+
+    def place(self, bits: np.ndarray) -> tuple[np.ndarray, int]:
+        """Offsets of rows of the given payload bits, and the image's total words.
+
+        ``packed`` and ``align_rows``: each row right after the previous one (its words
+        rounded to bursts when ``align_rows``). ``bursts``: a table of DENSE-sized rows only at
+        :attr:`dense_stride`; otherwise each row at the first word, from the end of the
+        previous one, where it touches no more than ``ceil(words / burst_words)`` bursts.
+        """
+        bits = np.asarray(bits, dtype=np.int64)
+        words = self.row_words(bits)
+        base = self.payload_base
+        if self.placement != "bursts" or self.align_rows or not bits.size:
+            offsets = base + np.concatenate(([0], np.cumsum(words)[:-1])).astype(np.int64)
+            return offsets, base + int(words.sum())
+        n = int(self.row_words(self.columns * self.value_width))
+        if (words == n).all():
+            s = self.dense_stride
+            return base + np.arange(bits.size, dtype=np.int64) * s, base + (bits.size - 1) * s + n
+        offsets = _place_bursts(words, base, self.burst_words)
+        return offsets, int(offsets[-1] + words[-1])
 
     def _round(self, words: np.ndarray | int) -> np.ndarray | int:
         if not self.align_rows:
@@ -218,11 +269,27 @@ class Layout:
 
     def image_words(self, bits: np.ndarray) -> int:
         """Total words of an image whose rows have the given payload bits."""
-        return self.payload_base + int(self.row_words(bits).sum())
+        return self.place(bits)[1]
 
     def to_dict(self) -> dict[str, int | bool]:
         """Return the fields as a plain mapping."""
         return dataclasses.asdict(self)
+
+
+@numba.njit(cache=True)
+def _place_bursts(words, base, burst_words):
+    """Offsets of rows of ``words`` words each, every one where it touches the fewest bursts."""
+    offsets = np.empty(words.size, np.int64)
+    cur = base
+    for r in range(words.size):
+        n = words[r]
+        if n > 0:
+            slack = -(-n // burst_words) * burst_words - n
+            if cur % burst_words > slack:
+                cur += burst_words - cur % burst_words
+        offsets[r] = cur
+        cur += n
+    return offsets
 
 
 @numba.njit(cache=True)
@@ -353,6 +420,17 @@ class MemoryImage:
         if overlap.any():
             row = int(np.argmax(overlap)) + 1
             raise ImageFormatError(f"corrupt image: row {row} overlaps the row before it")
+        # Every row DENSE at a fixed stride: readers may compute addresses (row_stride).
+        stride = lay.dense_stride
+        off = (formats != Format.DENSE) | (
+            offsets != lay.payload_base + np.arange(lay.rows) * stride
+        )
+        if self.params.force_format == "dense" and off.any():
+            raise ImageFormatError(
+                f"corrupt image: row {int(np.argmax(off))} is not DENSE at the row stride of a "
+                f"`force_format: dense` image"
+            )
+        object.__setattr__(self, "_stride", 0 if off.any() or lay.rows == 0 else stride)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -373,6 +451,17 @@ class MemoryImage:
     def u32(self) -> np.ndarray:
         """The image as little-endian ``uint32``, plus two zero words, for the numba kernels."""
         return self._u32
+
+    @property
+    def row_stride(self) -> int:
+        """Words from one row's payload to the next's when every row is DENSE, else 0.
+
+        When every row is DENSE (always with ``force_format: dense``; with the hybrid choice
+        when no row is sparse or empty), row ``r`` starts at word ``payload_base + r *
+        row_stride``, so a reader can compute the address instead of reading the directory
+        (the lookup unit does: its table descriptor's ``stride``).
+        """
+        return self._stride
 
     def word(self, index: int) -> int:
         """Return word ``index`` as an unsigned integer of ``word_width`` bits."""
@@ -463,9 +552,7 @@ def encode(values: np.ndarray, params: EncodingParams, scale: float = 1.0) -> Me
     nnz = row_nnz(values)
     force = None if params.force_format is None else Format[params.force_format.upper()]
     formats, bits = choose_formats(nnz, columns, lay.value_width, lay.coord_width, force)
-    words = lay.row_words(bits)
-    offsets = lay.payload_base + np.concatenate(([0], np.cumsum(words)[:-1]))
-    total = lay.image_words(bits)
+    offsets, total = lay.place(bits)
     if total >= 1 << lay.offset_width:
         raise ValueError(
             f"image of {total} words does not fit the {lay.offset_width}-bit offset field of a "
@@ -529,6 +616,13 @@ def write_image(image: MemoryImage, path: str | Path) -> None:
     Path(path).write_bytes(head + text + body)
 
 
+def _header_int(mapping: dict, name: str, minimum: int) -> int:
+    value = mapping.get(name.rsplit(".", 1)[-1])
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, not {value!r:.40}")
+    return value
+
+
 def read_image(path: str | Path) -> MemoryImage:
     """Read an image file written by :func:`write_image`.
 
@@ -570,21 +664,36 @@ def read_image(path: str | Path) -> MemoryImage:
         raise ImageFormatError(f"{path}: corrupt image file (data checksum mismatch)")
     try:
         meta = json.loads(text)
-        params = EncodingParams.from_dict(meta["params"])
-        lay = meta["layout"]
-        rows, columns = int(lay["rows"]), int(lay["columns"])
-        if rows < 1 or columns < 1:
-            raise ValueError(f"table shape must be positive, not {(rows, columns)}")
+        if not isinstance(meta, dict):
+            raise ValueError(f"it must be a JSON object, not {type(meta).__name__}")
+        lay = meta.get("layout")
+        if not isinstance(lay, dict):
+            raise ValueError(f"`layout` must be an object, not {lay!r:.40}")
+        rows = _header_int(lay, "layout.rows", 1)
+        columns = _header_int(lay, "layout.columns", 1)
+        words = _header_int(meta, "words", 0)
+        scale = meta.get("scale")
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, int | float)
+            or not (math.isfinite(scale) and scale > 0)
+        ):
+            raise ValueError(f"`scale` must be a finite positive number, not {scale!r:.40}")
+        params = EncodingParams.from_dict(meta.get("params"))
         layout = Layout.of(params, rows, columns)
-        scale = float(meta["scale"])
-        if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"`scale` must be a finite positive number, not {scale!r}")
-        words = int(meta["words"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ImageFormatError(f"{path}: corrupt image header: {exc}") from None
-    if layout.to_dict() != lay or words * layout.word_width // 8 != nbody:
+    except RecursionError:
+        raise ImageFormatError(f"{path}: corrupt image header: nested too deeply") from None
+    # Compared as JSON so that 1 and true, 0 and false differ.
+    if json.dumps(layout.to_dict(), sort_keys=True) != json.dumps(lay, sort_keys=True):
         raise ImageFormatError(f"{path}: corrupt image header: layout does not match params")
+    if words * layout.word_width // 8 != nbody:
+        raise ImageFormatError(
+            f"{path}: corrupt image header: `words` {words} does not match the {nbody} bytes of "
+            "data"
+        )
     try:
-        return MemoryImage(params, layout, scale, np.frombuffer(body, np.uint8).copy())
+        return MemoryImage(params, layout, float(scale), np.frombuffer(body, np.uint8).copy())
     except ImageFormatError as exc:
         raise ImageFormatError(f"{path}: {exc}") from None

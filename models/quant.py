@@ -3,8 +3,12 @@
 A float table ``x`` becomes ``q = clip(rint(x / scale), -qmax, qmax)`` with
 ``qmax = 2**(value_width - 1) - 1`` and ``scale = max|x| / qmax`` (1.0 for an all-zero table).
 The range is symmetric (the most negative code is never produced) so that negation is exact;
-``rint`` rounds half to even. Zeros map to exactly zero; non-zeros smaller than ``scale / 2``
-also become zero, which the report counts.
+``rint`` rounds half to even. Zeros map to exactly zero; non-zeros of magnitude at most
+``scale / 2`` also become zero (exactly ``scale / 2`` rounds to even, i.e. to zero), which the
+report counts. The division is done in float64 whatever the table's float dtype (float16 tables
+are widened to float32 first, exactly). A table whose largest magnitude is so small that
+``scale`` would not be a normal float64 (below ``2**-1022``) is refused: its values are
+subnormal and would all divide to infinity or lose their precision.
 
 An integer table whose values already fit the signed ``value_width``-bit range is taken as
 already quantised: scale 1.0 and no error.
@@ -57,6 +61,8 @@ def check_table(table: object, name: str = "table") -> np.ndarray:
         raise TypeError(f"`{name}` must be a numpy array, not {type(table).__name__}")
     if table.dtype == np.bool_ or table.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must have an integer or float dtype, not {table.dtype}")
+    if table.dtype.kind == "f" and table.dtype.itemsize > 8:
+        raise TypeError(f"`{name}` must be float16, float32 or float64, not {table.dtype}")
     if table.ndim != 2:
         raise ValueError(
             f"`{name}` must be a 2-D array, not a {table.ndim}-D array of shape {table.shape}"
@@ -125,9 +131,14 @@ def quantize(table: np.ndarray, value_width: int) -> Quantized:
     ------
     TypeError, ValueError
         From :func:`check_table`, or for a ``value_width`` out of range.
+    ValueError
+        If the table's largest magnitude gives a scale below the smallest normal float64
+        (``2**-1022``): all its values are subnormal, or nearly.
     """
     check_int("value_width", value_width, minimum=2, maximum=32)
     check_table(table)
+    if table.dtype == np.float16:  # numba has no float16; float32 holds every value exactly
+        table = table.astype(np.float32)
     dtype = value_dtype(value_width)
     lo, hi = -(1 << (value_width - 1)), (1 << (value_width - 1)) - 1
     if table.dtype.kind in "iu":
@@ -136,6 +147,12 @@ def quantize(table: np.ndarray, value_width: int) -> Quantized:
             return Quantized(table.astype(dtype), 1.0, value_width, 0.0, 0.0, 0)
     peak = max(abs(float(table.max())), abs(float(table.min())))
     scale = peak / hi if peak > 0 else 1.0
+    tiny = float(np.finfo(np.float64).tiny)
+    if scale < tiny:
+        raise ValueError(
+            f"`table` must have a largest magnitude of at least {tiny * hi:.3g} for a "
+            f"{value_width}-bit scale, not {peak!r} (its values are subnormal)"
+        )
     values = np.empty(table.shape, dtype)
     max_err, sq_err, flushed = _quantize(table, scale, hi, values)
     rms = float(np.sqrt(sq_err / table.size))

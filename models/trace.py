@@ -19,6 +19,7 @@ import dataclasses
 import enum
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -230,22 +231,38 @@ def read_trace(path: str | Path) -> Trace:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            contents = {k: npz[k] for k in npz.files}
+        # Opened here: np.load leaks the file it opens when the archive is malformed.
+        with path.open("rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an archive")
+            with npz:
+                contents = {k: npz[k] for k in npz.files}
     except OSError as exc:
         raise TraceFormatError(f"{path}: cannot read trace: {exc.strerror or exc}") from None
-    except (ValueError, zipfile.BadZipFile):
+    except EOFError:
+        raise TraceFormatError(f"{path}: not an rtnerf trace (empty file)") from None
+    except MemoryError:
+        raise TraceFormatError(f"{path}: not an rtnerf trace (an array too large)") from None
+    except (ValueError, AttributeError, zipfile.BadZipFile, zlib.error, NotImplementedError):
+        # numpy's .npz/.npy readers raise these on malformed archives and array headers.
         raise TraceFormatError(f"{path}: not an rtnerf trace (not an .npz archive)") from None
     try:
         meta = json.loads(str(contents.pop("meta")))
     except (KeyError, json.JSONDecodeError):
         raise TraceFormatError(f"{path}: not an rtnerf trace (no `meta`)") from None
+    if not isinstance(meta, dict):
+        raise TraceFormatError(
+            f"{path}: not an rtnerf trace (`meta` must be a JSON object, not {type(meta).__name__})"
+        )
     if meta.get("kind") != "trace":
         raise TraceFormatError(f"{path}: not an rtnerf trace (kind {meta.get('kind')!r})")
     if meta.get("version") != TRACE_VERSION:
         raise TraceFormatError(
             f"{path}: trace version {meta.get('version')!r}; this release reads {TRACE_VERSION}"
         )
+    if not isinstance(meta.get("name", ""), str):
+        raise TraceFormatError(f"{path}: `meta.name` must be a string, not {meta['name']!r}")
     missing = [f for f in FIELDS if f not in contents]
     if missing:
         raise TraceFormatError(f"{path}: trace lacks the `{missing[0]}` array")
@@ -256,9 +273,9 @@ def read_trace(path: str | Path) -> Trace:
             weight_width=meta["weight_width"],
             name=meta.get("name", ""),
         )
-    except (TypeError, ValueError, KeyError) as exc:
-        raise TraceFormatError(f"{path}: {exc}") from None
-    except TraceFormatError as exc:
+    except KeyError as exc:
+        raise TraceFormatError(f"{path}: `meta` lacks {exc}") from None
+    except (TypeError, ValueError, TraceFormatError) as exc:
         raise TraceFormatError(f"{path}: {exc}") from None
     if (meta.get("requests"), meta.get("bags")) != (len(trace), trace.bags):
         raise TraceFormatError(f"{path}: `meta` counts do not match the arrays")

@@ -9,23 +9,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..params.embedding_lookup_unit import EmbeddingLookupUnitParams
 from .hybrid_row_decoder import HybridRowDecoder
+from .request_slots import RequestSlots
+from .request_slots import layouts as slot_layouts
 
 __all__ = ["EmbeddingLookupUnit", "layouts"]
 
 
 def layouts(p: EmbeddingLookupUnitParams) -> tuple[data.StructLayout, ...]:
-    """The bag request, table base, and pooled output payload layouts of a design point."""
-    request = data.StructLayout(
-        {
-            "table": unsigned(p.table_width),
-            "row": unsigned(p.row_width),
-            "col": unsigned(p.col_width),
-            "element": unsigned(1),
-            "weight": signed(p.weight_width),
-            "last": unsigned(1),
-        }
-    )
-    base = data.StructLayout({"table": unsigned(p.table_width), "addr": unsigned(p.address_width)})
+    """The bag request, table descriptor, and pooled output payload layouts of a design point."""
+    front = slot_layouts(p)
     if p.pairwise == "none":
         pooled = data.StructLayout(
             {"values": data.ArrayLayout(signed(p.out_width), p.lanes), "last": unsigned(1)}
@@ -34,7 +26,7 @@ def layouts(p: EmbeddingLookupUnitParams) -> tuple[data.StructLayout, ...]:
         pooled = data.StructLayout(
             {"scores": data.ArrayLayout(signed(p.score_width), 3), "last": unsigned(1)}
         )
-    return request, base, pooled
+    return front["request"], front["base"], pooled
 
 
 def _overflow(value: Value, width: int, saturate: bool) -> Value:
@@ -59,11 +51,18 @@ class EmbeddingLookupUnit(wiring.Component):
     reads one value ``(row, col)`` (an element query of the decoder) and accumulates it times
     its weight into column 0; its bag leaves as one beat.
 
-    With a row cache (``cache_ways > 0``) every request first looks its ``(table, row)`` up in
-    the cache: a hit replays the row's decoder beats from the cache's memory, a miss expands
-    the row through the decoder (element requests too, keeping only column ``col``) and writes
-    its beats into the least recently used way of the row's set. Writing a base address
-    empties the cache.
+    Requests go through :class:`~rtnerf.rtl.request_slots.RequestSlots`, ``inflight`` slots
+    that run ahead of the decoder: while the decoder expands one row, the slots behind it
+    have their directory entries and payload words read from memory (up to two memory
+    requests per slot in flight), so the unit is limited by its decoder, not by the memory
+    round trip, once ``inflight`` covers it (the sizing rule is in the params' docstring). The
+    decoder's own memory requests are answered from the slot.
+
+    With a row cache (``cache_ways > 0``) the slots look each request's ``(table, row)`` up in
+    request order: a hit replays the row's decoder beats from the cache's memory, a miss
+    expands the row through the decoder (element requests too, keeping only column ``col``)
+    and writes its beats into the least recently used way of the row's set. Writing a table
+    descriptor empties the cache.
 
     Parameters
     ----------
@@ -76,10 +75,14 @@ class EmbeddingLookupUnit(wiring.Component):
         ``table``, ``row``, ``col`` (ELEMENT), ``element``, ``weight`` (signed fixed point),
         ``last`` (ends the bag).
     i_base : In(stream.Signature(base_layout))
-        ``table``, ``addr``: the word address of the table's image (always ready; write them
-        between bags).
+        Table descriptors (see :class:`~rtnerf.rtl.request_slots.RequestSlots`): ``table``,
+        ``addr`` (word address of the table's image), ``rows``, ``stride``, ``payload``.
+        Ready while the unit holds no request; write them before a trace, or between bags.
+    i_dir : In(stream.Signature(...))
+        Directory SRAM writes (``directory: sram``); always ready.
     o_req : Out(stream.Signature(...)), i_data : In(stream.Signature(...))
-        The decoder's memory requests (offset by the base) and words.
+        Memory read requests (word ``addr`` with the table's base, ``len``), any number in
+        flight, and their words in request order (always accepted).
     o_pooled : Out(stream.Signature(pooled_layout))
         ``values`` (``lanes`` signed values), ``last`` on the bag's final beat; with a
         pairwise stage instead one beat per pair of bags: ``scores`` (three signed
@@ -87,9 +90,10 @@ class EmbeddingLookupUnit(wiring.Component):
 
     Notes
     -----
-    One request at a time, one multiply and accumulate per stored value as the decoder
+    One request at a time in the decoder, one multiply and accumulate per stored value as it
     expands the row (or the cache replays it, one beat per cycle after one cycle of read
     latency); a ROW bag's end takes ``dim / lanes`` more cycles to drain, an ELEMENT bag's one.
+    The decoder sees a memory latency of three cycles when the slot's words are in.
     """
 
     def __init__(self, params: EmbeddingLookupUnitParams):
@@ -98,12 +102,15 @@ class EmbeddingLookupUnit(wiring.Component):
         self.params = params
         self.request_layout, self.base_layout, self.pooled_layout = layouts(params)
         self._decoder = HybridRowDecoder(params.decoder)
+        self._slots = RequestSlots(params)
+        slots = self._slots
         super().__init__(
             {
                 "i_req": In(stream.Signature(self.request_layout)),
                 "i_base": In(stream.Signature(self.base_layout)),
-                "o_req": Out(stream.Signature(self._decoder.request_layout)),
-                "i_data": In(stream.Signature(self._decoder.word_layout)),
+                "i_dir": In(stream.Signature(slots.layouts["directory"])),
+                "o_req": Out(stream.Signature(slots.layouts["memory"])),
+                "i_data": In(stream.Signature(slots.layouts["word"])),
                 "o_pooled": Out(stream.Signature(self.pooled_layout)),
             }
         )
@@ -115,12 +122,17 @@ class EmbeddingLookupUnit(wiring.Component):
         saturate = p.overflow == "saturate"
         cached = p.cache_ways > 0
 
-        bases = Array(Signal(p.address_width, name=f"base_{t}") for t in range(p.tables))
-        m.d.comb += self.i_base.ready.eq(1)
-        with m.If(self.i_base.valid):
-            m.d.sync += bases[self.i_base.payload.table].eq(self.i_base.payload.addr)
+        m.submodules.slots = slots = self._slots
+        wiring.connect(m, wiring.flipped(self.i_req), slots.i_req)
+        wiring.connect(m, wiring.flipped(self.i_base), slots.i_base)
+        wiring.connect(m, wiring.flipped(self.i_dir), slots.i_dir)
+        wiring.connect(m, slots.o_req, wiring.flipped(self.o_req))
+        wiring.connect(m, wiring.flipped(self.i_data), slots.i_data)
+        wiring.connect(m, dec.o_req, slots.i_dec_req)
+        wiring.connect(m, slots.o_dec_data, dec.i_data)
+        m.d.comb += slots.dec_query.eq(dec.i_query.valid & dec.i_query.ready)
+        task = slots.o_task
 
-        table = Signal(p.table_width)
         row = Signal(p.row_width)
         col = Signal(p.col_width)
         element = Signal()
@@ -128,15 +140,6 @@ class EmbeddingLookupUnit(wiring.Component):
         bag_end = Signal()
         count = Signal(p.bag_width)  # requests in the bag so far
         acc = Array(Signal(signed(p.acc_width), name=f"acc_{c}") for c in range(p.dim))
-
-        # Memory traffic of the decoder, offset by the table's base.
-        wiring.connect(m, wiring.flipped(self.i_data), dec.i_data)
-        m.d.comb += [
-            self.o_req.valid.eq(dec.o_req.valid),
-            self.o_req.payload.addr.eq(dec.o_req.payload.addr + bases[table]),
-            self.o_req.payload.len.eq(dec.o_req.payload.len),
-            dec.o_req.ready.eq(self.o_req.ready),
-        ]
 
         # Scale at the bag's end: the mean's reciprocal of the bag size (2**f for ELEMENT bags).
         if p.pooling == "mean":
@@ -167,6 +170,7 @@ class EmbeddingLookupUnit(wiring.Component):
                     total = target + beat.value * weight
                     m.d.sync += target.eq(_overflow(total, p.acc_width, saturate))
                 with m.If(beat.last):
+                    m.d.comb += slots.done.eq(1)
                     m.d.sync += [count.eq(count + 1), group.eq(0)]
                     with m.If(bag_end):
                         m.next = "DRAIN"
@@ -174,67 +178,70 @@ class EmbeddingLookupUnit(wiring.Component):
                         m.next = "IDLE"
 
         if cached:
-            ways, sets = p.cache_ways, p.cache_sets
-            lines = ways * sets
-            key_width = p.table_width + p.row_width
-            tags = Array(Signal(key_width + 1, name=f"tag_{i}") for i in range(lines))  # valid|key
-            ages = Array(Signal(range(ways), init=i % ways, name=f"age_{i}") for i in range(lines))
+            lines = p.cache_rows
             m.submodules.store = store = Memory(shape=beat.shape(), depth=lines * p.dim, init=[])
             wp, rp = store.write_port(), store.read_port()
             line = Signal(range(lines))
             fill = Signal(range(p.dim))  # beats written into `line`
             replay = Signal(range(p.dim + 1))  # beat being read
             primed = Signal()  # the read port holds beat `replay - 1`
-            key = Cat(row, table)
-            set_base = (row[: (sets - 1).bit_length()] if sets > 1 else 0) * ways
-            hit_way = Signal(range(ways))
-            hit = Signal()
-            victim = Signal(range(ways))
-            with m.If(self.i_base.valid):  # a table moved: forget every row
-                m.d.sync += [tags[i][key_width].eq(0) for i in range(lines)]
-            for w in reversed(range(ways)):
-                tag = tags[set_base + w]
-                with m.If(tag[key_width] & (tag[:key_width] == key)):
-                    m.d.comb += [hit.eq(1), hit_way.eq(w)]
-                with m.If(ages[set_base + w] == ways - 1):
-                    m.d.comb += victim.eq(w)
+            # Where each column's beat is in its line, and each line's beats: an ELEMENT hit
+            # reads its one value in three cycles instead of replaying the row. A stale entry
+            # (from a row the line held before) points past the line's beats or at a beat of
+            # another column, so it reads as a miss of the column.
+            m.submodules.where = where = Memory(shape=range(p.dim), depth=lines * p.dim, init=[])
+            cwp, crp = where.write_port(), where.read_port()
+            beats_in = Array(Signal(range(p.dim + 1), name=f"beats_{i}") for i in range(lines))
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.i_req.ready.eq(1)
-                with m.If(self.i_req.valid):
-                    req = self.i_req.payload
+                m.d.comb += task.ready.eq(1)
+                with m.If(task.valid):
+                    req = task.payload
                     w = req.weight
                     if p.pooling != "weighted":  # ELEMENT requests always take their weight
                         w = Mux(req.element, req.weight, 1 << p.weight_frac_bits)
                     m.d.sync += [
-                        table.eq(req.table),
                         row.eq(req.row),
                         col.eq(req.col),
                         element.eq(req.element),
                         weight.eq(w),
                         bag_end.eq(req.last),
                     ]
-                    m.next = "LOOKUP" if cached else "QUERY"
-            if cached:
-                with m.State("LOOKUP"):
-                    way = Mux(hit, hit_way, victim)
-                    for w in range(ways):  # `way` becomes the most recently used
-                        age = ages[set_base + w]
-                        with m.If(w == way):
-                            m.d.sync += age.eq(0)
-                        with m.Elif(age < ages[set_base + way]):
-                            m.d.sync += age.eq(age + 1)
-                    m.d.sync += [line.eq(set_base + way), fill.eq(0), replay.eq(0), primed.eq(0)]
-                    with m.If(hit):
-                        m.next = "REPLAY"
-                    with m.Else():
-                        m.d.sync += tags[set_base + victim].eq(Cat(key, 1))
+                    if cached:
+                        m.d.sync += [line.eq(req.line), fill.eq(0), replay.eq(0), primed.eq(0)]
+                        with m.If(req.hit & req.element):
+                            m.next = "PICK"
+                        with m.Elif(req.hit):
+                            m.next = "REPLAY"
+                        with m.Else():
+                            m.next = "QUERY"
+                    else:
                         m.next = "QUERY"
+            if cached:
                 with m.State("REPLAY"):
                     m.d.comb += rp.addr.eq(line * p.dim + replay)
                     m.d.sync += [replay.eq(replay + 1), primed.eq(1)]
                     m.d.comb += [beat.eq(rp.data), beat_valid.eq(primed)]
+                    accumulate()
+                # An ELEMENT hit: the column's beat index, then the beat, then the value.
+                with m.State("PICK"):
+                    m.d.comb += crp.addr.eq(line * p.dim + col)
+                    m.next = "PICK_BEAT"
+                with m.State("PICK_BEAT"):
+                    m.d.comb += rp.addr.eq(line * p.dim + crp.data)
+                    m.d.sync += replay.eq(crp.data)  # kept for the bound check below
+                    m.next = "PICK_VALUE"
+                with m.State("PICK_VALUE"):
+                    stored = rp.data
+                    found = (replay < beats_in[line]) & stored.hit & (stored.column == col)
+                    m.d.comb += [
+                        beat.value.eq(Mux(found, stored.value, 0)),
+                        beat.column.eq(col),
+                        beat.hit.eq(found),
+                        beat.last.eq(1),
+                        beat_valid.eq(1),
+                    ]
                     accumulate()
             with m.State("QUERY"):
                 m.d.comb += [
@@ -257,8 +264,13 @@ class EmbeddingLookupUnit(wiring.Component):
                             wp.addr.eq(line * p.dim + fill),
                             wp.data.eq(beat),
                             wp.en.eq(1),
+                            cwp.addr.eq(line * p.dim + beat.column),
+                            cwp.data.eq(fill),
+                            cwp.en.eq(1),
                         ]
                         m.d.sync += fill.eq(fill + 1)
+                        with m.If(beat.last):
+                            m.d.sync += beats_in[line].eq(fill + 1)
                 accumulate()
             with m.State("DRAIN"):
                 out = self.o_pooled

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..params.adder_search_tree import Op
+from ..params.encoding import Format
 from ..params.hybrid_row_decoder import HybridRowDecoderParams
 from .adder_search_tree import AdderSearchTree
 from .bit_reader import BitReader
@@ -14,8 +15,7 @@ from .sparse_search_unit import SparseSearchUnit
 
 __all__ = ["HybridRowDecoder", "layouts"]
 
-#: Format codes of the row directory (``rtnerf.models.encoding.Format``).
-EMPTY, DENSE, BITMAP, COO = range(4)
+EMPTY, DENSE, BITMAP, COO = Format.EMPTY, Format.DENSE, Format.BITMAP, Format.COO
 
 
 def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:

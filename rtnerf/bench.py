@@ -18,10 +18,8 @@ implementation, ``numpy``, ``numba``, ``torch``, ``accelerator``, with throughpu
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import json
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from . import __version__
 from .errors import ConfigError
+from .runfolder import RunFolder, machine
+from .runfolder import progress as progress_bar
 
 __all__ = [
     "BUILDERS",
@@ -76,6 +75,10 @@ COLUMNS = {
     "dram_values_bytes_per_lookup": "B/lookup",
     "burst_efficiency": "1",
     "bandwidth_utilisation": "1",
+    "roofline_lookups_per_s": "lookups/s",
+    "roofline_fraction": "1",
+    "limit_fraction": "1",
+    "vs_best_cpu": "x",
     "cache_hit_rate": "1",
     "bottleneck": "",
     "error": "1",
@@ -207,9 +210,11 @@ def cosim_sample(
     -------
     dict
         ``simulator``, ``bags``, ``lookups``, ``passed``, ``mismatches`` (results plus DRAM
-        bursts), ``cycles``, ``dram_bytes``, ``wall_s``; or ``skipped`` (why) when
-        ``simulator`` cannot run here.
+        bursts), ``cycles``, ``dram_bytes``, ``model_cycles`` (the performance model on the
+        same sample) and ``model_error``, ``wall_s``; or ``skipped`` (why) when ``simulator``
+        cannot run here.
     """
+    from .models.perf.engine import estimate
     from .registry import get_block
     from .sim.runner import build, cosim
     from .sim.tb.engine import trace_args
@@ -235,24 +240,24 @@ def cosim_sample(
     recs = summary.get("records") or [{}]
     rec = recs[0]
     mismatches = int(rec.get("mismatches", 0)) + int(rec.get("dram_burst_mismatches", 0))
+    model = estimate(params, images, trace).cycles
+    cycles = rec.get("cycles")
     return {
         "simulator": simulator,
         "bags": part.bags,
         "lookups": part.lookups,
         "passed": bool(summary["passed"]) and bool(summary.get("records")) and not mismatches,
         "mismatches": mismatches,
-        "cycles": rec.get("cycles"),
+        "cycles": cycles,
         "dram_bytes": rec.get("dram_bytes"),
+        "model_cycles": model,
+        "model_error": (model - cycles) / cycles if cycles else None,
         "wall_s": time.perf_counter() - start,
     }
 
 
 # ---------------------------------------------------------------------------------------------
 # The run
-
-
-def _machine() -> str:
-    return f"{platform.node()} {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs"
 
 
 def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
@@ -280,6 +285,8 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
     if accel is not None:
         seconds = accel["cycles"] / accel["clock_hz"]
         causes = accel["dram_bytes_per_lookup_by_cause"]
+        best = max((t.lookups_per_s for t in timings if t.agrees), default=0.0)
+        roof = accel["roofline_lookups_per_s"]
         out.append(
             {
                 "kernel": label,
@@ -297,6 +304,13 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
                 **{f"dram_{c}_bytes_per_lookup": v for c, v in causes.items()},
                 "burst_efficiency": accel["burst_efficiency"],
                 "bandwidth_utilisation": accel["bandwidth_utilisation"],
+                # The memory roofline, and how close to the binding limit (DRAM, port or the
+                # busiest unit) the engine runs; the ratio to the fastest agreeing baseline.
+                "roofline_lookups_per_s": roof,
+                "roofline_fraction": accel["lookups_per_s"] / roof if roof else 0.0,
+                "limit_fraction": max(accel["utilisation"].values()),
+                "utilisation": accel["utilisation"],
+                "vs_best_cpu": accel["lookups_per_s"] / best if best else 0.0,
                 "cache_hit_rate": accel["cache_hit_rate"],
                 "bottleneck": accel["bottleneck"],
                 "error": accel["fixed_point_error"],
@@ -357,7 +371,24 @@ def run_bench(
     -------
     dict
         The summary (as ``summary.json``).
+
+    Raises
+    ------
+    RunFolderError
+        With ``reports``, if ``run_dir`` cannot be created or another run is writing into it
+        (checked before any kernel runs).
     """
+    with RunFolder(run_dir) if reports else contextlib.nullcontext() as folder:
+        return _run_bench(
+            family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz,
+            cache_settings, kernels, progress,
+        )  # fmt: skip
+
+
+def _run_bench(
+    family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz, cache_settings,
+    kernels, progress,
+) -> dict[str, Any]:  # fmt: skip
     from .workloads import accelerator, baselines
     from .workloads.kernel import design
 
@@ -376,14 +407,14 @@ def run_bench(
         "rtnerf": __version__,
         "family": family,
         "quick": quick,
-        "machine": _machine(),
+        "machine": machine(),
         "clock_hz": clock,
         "tolerance": baselines.TOLERANCE,
         "implementations": [*impls, "accelerator"],
         "kernels": [],
         "entries": [],
     }
-    bar = tqdm(
+    bar = progress_bar(
         total=len(kernels) * (len(impls) + steps),
         desc=f"bench {family}",
         unit="step",
@@ -437,9 +468,8 @@ def run_bench(
         summary["entries"] += _entries(kernel, timings, accel)
     bar.close()
     summary["wall_s"] = time.perf_counter() - start
-    if reports:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_reports(summary, run_dir)
+    if folder is not None:
+        write_reports(summary, folder)
     return summary
 
 
@@ -447,22 +477,14 @@ def run_bench(
 # Reports
 
 
-def write_reports(summary: dict[str, Any], run_dir: Path) -> None:
+def write_reports(summary: dict[str, Any], folder: RunFolder) -> None:
     """Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots of a run."""
     summary["plots"] = ["throughput.png", "dram_bytes.png", "cache.png"]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    with (run_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([f"{c} [{u}]" if u else c for c, u in COLUMNS.items()])
-        for e in summary["entries"]:
-            writer.writerow([_cell(e.get(c, "")) for c in COLUMNS])
-    (run_dir / "summary.txt").write_text("\n".join(summary_lines(summary)) + "\n")
+    folder.write_json("summary.json", summary)
+    folder.write_csv("results.csv", COLUMNS, summary["entries"])
+    folder.write_text("summary.txt", "\n".join(summary_lines(summary)) + "\n")
     if summary["entries"]:
-        _plots(summary, run_dir)
-
-
-def _cell(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
+        _plots(summary, folder)
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -511,6 +533,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                     f"{e['burst_efficiency']:.2f}, bandwidth utilisation "
                     f"{e['bandwidth_utilisation']:.2f}, bottleneck {e['bottleneck']}"
                 )
+                use = ", ".join(f"{k} {v:.2f}" for k, v in e["utilisation"].items())
+                lines.append(
+                    f"    roofline {e['roofline_lookups_per_s']:.3e} lookups/s (DRAM and port "
+                    f"peak / DRAM B per lookup): {e['roofline_fraction']:.0%} of it; "
+                    f"utilisation {use}; {e['vs_best_cpu']:.2f}x the fastest CPU baseline"
+                )
         sweep = ", ".join(
             f"{c['cache_sets']}x{c['cache_ways']}: {c['hit_rate']:.2f} / "
             f"{c['dram_bytes_per_lookup']:.0f} B"
@@ -524,21 +552,24 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             elif "error" in c:
                 lines.append(f"  RTL cosim ({c['simulator']}): FAILED, {c['error']}")
             else:
+                model = ""
+                if c.get("model_error") is not None:
+                    model = f" (performance model {c['model_cycles']}, {c['model_error']:+.1%})"
                 lines.append(
                     f"  RTL cosim ({c['simulator']}, first {c['bags']} bags, {c['lookups']} "
                     f"lookups): {'bit-exact' if c['passed'] else 'FAILED'}, {c['mismatches']} "
-                    f"mismatches, {c['cycles']} cycles, {c['wall_s']:.0f} s"
+                    f"mismatches, {c['cycles']} cycles{model}, {c['wall_s']:.0f} s"
                 )
         lines.append("")
     lines.append(f"wall time {summary.get('wall_s', 0):.0f} s")
     return lines
 
 
-def _plots(summary: dict[str, Any], run_dir: Path) -> None:
+def _plots(summary: dict[str, Any], folder: RunFolder) -> None:
     from matplotlib.figure import Figure
 
     from .models.dram import Cause
-    from .sweep_report import _save
+    from .sweep_report import save_plot
 
     kernels = [f"{k['family']}/{k['name']}" for k in summary["kernels"]]
     names = [k.split("/", 1)[1] for k in kernels]
@@ -555,7 +586,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
         ax.bar(x + (i - (len(impls) - 1) / 2) * width, ys, width, label=impl)
     ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="lookups/s", yscale="log")
-    _save(fig, ax, f"{summary['family']}: throughput per kernel", run_dir / "throughput.png")
+    save_plot(folder, fig, ax, f"{summary['family']}: throughput per kernel", "throughput.png")
 
     # DRAM bytes per lookup by cause (accelerator), with the row's useful bytes.
     fig = Figure(figsize=(max(6.0, 1.2 * len(kernels) + 2), 4.5))
@@ -575,7 +606,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
         ax.plot(x, useful, "k_", ms=30, mew=2, label="useful bytes (row at value width)")
     ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
     ax.set(ylabel="DRAM bytes per lookup [B]")
-    _save(fig, ax, f"{summary['family']}: DRAM bytes per lookup", run_dir / "dram_bytes.png")
+    save_plot(folder, fig, ax, f"{summary['family']}: DRAM bytes per lookup", "dram_bytes.png")
 
     # Cache hit rate and DRAM bytes per lookup against cache rows per unit.
     fig = Figure(figsize=(10, 4.2))
@@ -591,7 +622,7 @@ def _plots(summary: dict[str, Any], run_dir: Path) -> None:
             ylabel="DRAM bytes per lookup [B]")  # fmt: skip
     ax1.set_title("cache hit rate", fontsize=10)
     ax1.legend(fontsize=8)
-    _save(fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", run_dir / "cache.png")
+    save_plot(folder, fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", "cache.png")
 
 
 def quick_lines(run_root: Path, *, seed: int = 1) -> list[str]:

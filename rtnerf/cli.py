@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module under :mod:`rtnerf.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
-arguments, returning the exit status). Errors caused by user input (:class:`RtnerfError`) are
-printed as one line and exit with status 2.
+arguments, returning the exit status). Errors caused by user input (:class:`RtnerfError`) and
+by the environment (an ``OSError``: a full disk, a missing permission) are printed as one line
+and exit with status 2.
 """
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except RtnerfError as exc:
-        print(f"rtnerf: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         print("rtnerf: interrupted", file=sys.stderr)
         return 130
+
+
+def _error(message: str) -> int:
+    # One line whatever the message holds (a value quoted from a file may carry a newline).
+    print(f"rtnerf: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2

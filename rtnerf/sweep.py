@@ -13,43 +13,77 @@ to sample them, and the workload every point runs::
       unit.word_width+port.word_width: [64, 128]   # fields that move together
       encoding: [hybrid, dense]            # the tables' encoding (hybrid, dense, bitmap, coo)
     sampling: grid                         # or {random: 20, seed: 1}
-    workload: {trace: text, bags: 200, seed: 1}
+    workload: {trace: text, bags: 200, seed: 1, max_bag: 64}
     clock_mhz: 1000
     area: generic                          # none (default), generic or ice40
 
-Every point is checked before any runs. Each point runs the performance model
+Every point is checked before any runs: a range may not repeat a value, two points may not
+resolve to the same design, and every point's ``unit.max_bag`` must hold the workload's
+longest bag. The workload is the same for every point: its bags have at most
+``workload.max_bag`` requests (default: the base design's ``unit.max_bag``, at most 64),
+whatever ``unit.max_bag`` a point sweeps to. Each point runs the performance model
 (:func:`rtnerf.models.perf.engine.estimate`) and, with ``area``, Yosys through ``rtnerf area``'s
-synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``). Results go to
-``RUN_DIR/results.sqlite`` as each point finishes, so a killed sweep re-run with the same
-command continues where it stopped; at the end ``results.csv`` (units in the headers),
-``summary.json``, ``summary.txt`` and the plots are written.
+synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``).
+
+Results go to ``RUN_DIR/results.sqlite`` as each point finishes, keyed on the whole resolved
+point (design, encoding, workload, clock, area target: :func:`point_key`), so a killed sweep
+re-run with the same command continues where it stopped. The store records the study's
+:meth:`Study.digest`; a store made by another study (or another version of this one) is refused
+with one line rather than mixed into the new reports. The run folder is locked
+(:class:`rtnerf.runfolder.RunFolder`): a second sweep into it stops at once. Local worker
+processes die with the sweep, even when it is killed. At the end ``results.csv`` (units in the
+headers), ``summary.json``, ``summary.txt`` and the plots are written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, RtnerfError, user_key
 from .params import CONFIG_VERSION, EngineParams
+from .params.base import read_yaml
+from .runfolder import RunFolder, progress
 
-__all__ = ["Study", "evaluate_point", "load_study", "run_study"]
+__all__ = [
+    "PointResult",
+    "Store",
+    "StoreError",
+    "Study",
+    "evaluate_point",
+    "load_study",
+    "point_key",
+    "run_study",
+]
+
+#: Version of the results store's layout (``results.sqlite``).
+STORE_VERSION = 2
+#: How long a local sweep waits to reach a ``--dask`` scheduler.
+DASK_TIMEOUT_S = 10
 
 STUDY_KEYS = ("version", "kind", "name", "design", "parameters", "sampling", "workload",
               "clock_mhz", "area")  # fmt: skip
-WORKLOAD_KEYS = ("trace", "bags", "seed")
+WORKLOAD_KEYS = ("trace", "bags", "seed", "max_bag")
+#: Longest bag a study's workload may ask for (the trace generators' cap).
+MAX_BAG = 64
+#: Most points a study's ranges may make (before sampling).
+MAX_POINTS = 100_000
 ENCODINGS = ("hybrid", "dense", "bitmap", "coo")
 AREA_TARGETS = ("none", "generic", "ice40")
 #: Result columns and their units (the CSV headers are ``name [unit]``).
@@ -75,9 +109,66 @@ COLUMNS = {
 }
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointResult:
+    """What one point evaluates to; the units of the fields are :data:`COLUMNS`'.
+
+    ``area_cells`` is None without ``area``; the DRAM bytes by cause follow
+    :class:`rtnerf.models.dram.Cause`. The store holds :meth:`to_dict` as JSON.
+    """
+
+    cycles: int
+    bags_per_cycle: float
+    throughput: float
+    requests_per_s: float
+    dram_bytes: int
+    dram_bytes_per_bag: float
+    dram_directory_bytes: int
+    dram_bitmap_bytes: int
+    dram_coordinates_bytes: int
+    dram_values_bytes: int
+    bandwidth_utilisation: float
+    operational_intensity: float
+    mac_per_s: float
+    peak_mac_per_s: float
+    dram_peak_bytes_per_s: float
+    bottleneck: str
+    area_cells: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able mapping, without ``area_cells`` when there is none."""
+        out = dataclasses.asdict(self)
+        if out["area_cells"] is None:
+            del out["area_cells"]
+        return out
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> PointResult:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        TypeError
+            On a missing or unknown field.
+        """
+        return cls(**mapping)
+
+
+# Every result field has a column (and a unit), and every column is a field.
+assert set(COLUMNS) == {f.name for f in dataclasses.fields(PointResult)}
+
+
+class StoreError(RtnerfError):
+    """A results store that cannot be used: corrupt, unwritable, or another study's."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A validated study: the base design, the points (overrides) and the workload."""
+    """A validated study: the base design, the points (overrides) and the workload.
+
+    ``max_bag`` is the workload's longest bag (the same for every point).
+    """
 
     name: str
     base: dict[str, Any]
@@ -85,12 +176,18 @@ class Study:
     trace: str
     bags: int
     seed: int
+    max_bag: int
     clock_mhz: float
     area: str
 
     def to_dict(self) -> dict[str, Any]:
         """A picklable, JSON-able form (what workers receive)."""
         return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A hash of everything that decides the study's results (all but its ``name``)."""
+        doc = {k: v for k, v in self.to_dict().items() if k != "name"}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _field_default(path: str) -> Any:
@@ -107,7 +204,8 @@ def _field_default(path: str) -> Any:
                 else "none"
             )
             raise ConfigError(
-                f"unknown parameter `{path}`: {where} has no `{part}` (allowed: {allowed})"
+                f"unknown parameter `{user_key(path)}`: {user_key(where)} has no "
+                f"`{user_key(part)}` (allowed: {allowed})"
             )
         obj = getattr(obj, part)
     return obj
@@ -137,16 +235,12 @@ def load_study(path: str | Path) -> Study:
     ------
     ConfigError
         Naming the offending key: unknown keys, a wrong version or kind, an empty or non-list
-        range, an unknown parameter, a value of the wrong type, a bad sampling or workload,
-        or a point whose design is invalid.
+        range or one that repeats a value, an unknown parameter, a value of the wrong type, a
+        bad sampling or workload, more than :data:`MAX_POINTS` points, a point whose design is
+        invalid or cannot run the workload's longest bag, or two points of the same design.
     """
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read study: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
+    doc = read_yaml(path, "study")
     try:
         return _parse(doc, path.parent)
     except (ConfigError, TypeError, ValueError) as exc:
@@ -156,24 +250,33 @@ def load_study(path: str | Path) -> Study:
 def _parse(doc: Any, folder: Path) -> Study:
     if not isinstance(doc, dict):
         raise ConfigError("a study must be a mapping")
-    unknown = sorted(set(doc) - set(STUDY_KEYS))
+    unknown = sorted(set(doc) - set(STUDY_KEYS), key=str)
     if unknown:
-        raise ConfigError(f"unknown key `{unknown[0]}`; allowed: {', '.join(STUDY_KEYS)}")
+        raise ConfigError(f"unknown key `{user_key(unknown[0])}`; allowed: {', '.join(STUDY_KEYS)}")
     if doc.get("version") != CONFIG_VERSION:
         raise ConfigError(f"`version` must be {CONFIG_VERSION}, not {doc.get('version')!r}")
     if doc.get("kind") != "study":
         raise ConfigError(f"`kind` must be 'study', not {doc.get('kind')!r}")
     base = EngineParams()
     if doc.get("design") is not None:
-        design = folder / str(doc["design"])
-        base = EngineParams.from_yaml(design)
+        if not isinstance(doc["design"], str):
+            raise ConfigError(f"`design` must be a path to a config, not {doc['design']!r}")
+        base = EngineParams.from_yaml(folder / doc["design"])
     params = doc.get("parameters")
     if not isinstance(params, dict) or not params:
         raise ConfigError("`parameters` must be a non-empty mapping of parameter -> values")
     axes = {}
     for key, values in params.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"`parameters` keys must be parameter names, not {key!r}")
+        name = user_key(key)
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"`parameters.{key}` must be a non-empty list, not {values!r}")
+            raise ConfigError(f"`parameters.{name}` must be a non-empty list, not {values!r}")
+        seen: list[Any] = []
+        for v in values:
+            if any(v == s and type(v) is type(s) for s in seen):
+                raise ConfigError(f"`parameters.{name}` lists {v!r} more than once")
+            seen.append(v)
         if key == "encoding":
             for v in values:
                 if v not in ENCODINGS:
@@ -190,15 +293,24 @@ def _parse(doc: Any, folder: Path) -> Study:
                     )
                     if not ok:
                         kind = type(default).__name__
-                        raise ConfigError(f"`parameters.{key}`: {v!r} is not a {kind} like `{sub}`")
-        axes[str(key)] = values
+                        raise ConfigError(
+                            f"`parameters.{name}`: {v!r} is not a {kind} like `{user_key(sub)}`"
+                        )
+        axes[key] = values
+    size = math.prod(len(v) for v in axes.values())
+    if size > MAX_POINTS:
+        raise ConfigError(f"`parameters` make {size:,} points; at most {MAX_POINTS:,} are allowed")
     grid = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
     sampling = doc.get("sampling", "grid")
     if isinstance(sampling, dict) and set(sampling) <= {"random", "seed"} and "random" in sampling:
-        n = sampling["random"]
+        n, sample_seed = sampling["random"], sampling.get("seed", 0)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"`sampling.random` must be an integer >= 1, not {n!r}")
-        rng = np.random.default_rng(int(sampling.get("seed", 0)))
+        if isinstance(sample_seed, bool) or not isinstance(sample_seed, int) or sample_seed < 0:
+            raise ConfigError(
+                f"`sampling.seed` must be a non-negative integer, not {sample_seed!r}"
+            )
+        rng = np.random.default_rng(sample_seed)
         pick = rng.choice(len(grid), size=min(n, len(grid)), replace=False)
         points = [grid[i] for i in sorted(pick)]
     elif sampling == "grid":
@@ -208,10 +320,10 @@ def _parse(doc: Any, folder: Path) -> Study:
     workload = doc.get("workload", {})
     if not isinstance(workload, dict):
         raise ConfigError("`workload` must be a mapping")
-    unknown = sorted(set(workload) - set(WORKLOAD_KEYS))
+    unknown = sorted(set(workload) - set(WORKLOAD_KEYS), key=str)
     if unknown:
         raise ConfigError(
-            f"unknown key `workload.{unknown[0]}`; allowed: {', '.join(WORKLOAD_KEYS)}"
+            f"unknown key `workload.{user_key(unknown[0])}`; allowed: {', '.join(WORKLOAD_KEYS)}"
         )
     from .models.cases.engine import TRACES
 
@@ -226,33 +338,68 @@ def _parse(doc: Any, folder: Path) -> Study:
             or value < (1 if key == "bags" else 0)
         ):
             raise ConfigError(f"`workload.{key}` must be a non-negative integer, not {value!r}")
+    max_bag = workload.get("max_bag", min(base.unit.max_bag, MAX_BAG))
+    if isinstance(max_bag, bool) or not isinstance(max_bag, int) or not 1 <= max_bag <= MAX_BAG:
+        raise ConfigError(
+            f"`workload.max_bag` must be an integer from 1 to {MAX_BAG}, not {max_bag!r}"
+        )
     clock = doc.get("clock_mhz", 1000)
-    if isinstance(clock, bool) or not isinstance(clock, int | float) or clock <= 0:
-        raise ConfigError(f"`clock_mhz` must be a positive number, not {clock!r}")
+    if (
+        isinstance(clock, bool)
+        or not isinstance(clock, int | float)
+        or not math.isfinite(clock)
+        or clock <= 0
+    ):
+        raise ConfigError(f"`clock_mhz` must be a finite positive number, not {clock!r}")
     area = doc.get("area", "none")
     if area not in AREA_TARGETS:
         raise ConfigError(f"`area` must be one of {', '.join(AREA_TARGETS)}, not {area!r}")
     base_dict = json.loads(base.to_json())
-    for point in points:
-        try:
-            apply(base_dict, point)
-        except (ConfigError, TypeError, ValueError) as exc:
-            raise ConfigError(f"point {point}: {exc}") from None
-    return Study(
+    study = Study(
         name=str(doc.get("name", folder.name)),
         base=base_dict,
         points=points,
         trace=trace,
         bags=int(workload.get("bags", 200)),
         seed=int(workload.get("seed", 1)),
+        max_bag=max_bag,
         clock_mhz=float(clock),
         area=area,
     )
+    payload = study.to_dict()
+    first: dict[str, dict[str, Any]] = {}
+    for point in points:
+        try:
+            params, _ = apply(base_dict, point)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"point {point}: {exc}") from None
+        if params.unit.max_bag < max_bag:
+            raise ConfigError(
+                f"point {point}: `unit.max_bag` {params.unit.max_bag} cannot hold the "
+                f"workload's bags of up to {max_bag} requests; lower `workload.max_bag`"
+            )
+        other = first.setdefault(point_key(payload, point), point)
+        if other is not point:
+            raise ConfigError(f"points {other} and {point} are the same design")
+    return study
 
 
-def point_key(point: dict[str, Any]) -> str:
-    """A stable key of a point's overrides (the store's primary key)."""
-    return hashlib.sha256(json.dumps(point, sort_keys=True).encode()).hexdigest()[:16]
+def resolve(study: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """Everything that decides a point's result: design, encoding, workload, clock, area."""
+    params, encoding = apply(study["base"], point)
+    return {
+        "design": params.to_dict(),
+        "encoding": encoding,
+        "workload": {k: study[k] for k in ("trace", "bags", "seed", "max_bag")},
+        "clock_mhz": study["clock_mhz"],
+        "area": study["area"],
+    }
+
+
+def point_key(study: dict[str, Any], point: dict[str, Any]) -> str:
+    """The store's key of a point: a hash of the whole resolved point (:func:`resolve`)."""
+    doc = json.dumps(resolve(study, point), sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
 def _area(params: EngineParams, target: str) -> int:
@@ -277,152 +424,251 @@ def _area(params: EngineParams, target: str) -> int:
     return cells
 
 
-def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> PointResult:
     """Evaluate one point (in a worker): the performance model on the study's workload."""
     from .models.cases.engine import trace_inputs
     from .models.perf.engine import estimate
 
     start = time.perf_counter()
     params, encoding = apply(study["base"], point)
+    # The workload is the study's, not the point's: a swept `unit.max_bag` must not change it.
+    shape = dataclasses.replace(
+        params, unit=dataclasses.replace(params.unit, max_bag=study["max_bag"])
+    )
     images, trace = trace_inputs(
-        params, study["trace"], study["bags"], study["seed"], encoding=encoding
+        shape, study["trace"], study["bags"], study["seed"], encoding=encoding
     )
     r = estimate(params, images, trace)
     clock = study["clock_mhz"] * 1e6
     rates = r.per_second(clock)
     causes = r.traffic.bytes_by_cause()
     macs = int(r.macs)
-    out = {
-        "cycles": r.cycles,
-        "bags_per_cycle": r.bags_per_cycle,
-        "throughput": rates["bags_per_s"],
-        "requests_per_s": rates["requests_per_s"],
-        "dram_bytes": r.traffic.total_bytes,
-        "dram_bytes_per_bag": r.traffic.total_bytes / r.bags,
+    return PointResult(
+        cycles=r.cycles,
+        bags_per_cycle=r.bags_per_cycle,
+        throughput=rates["bags_per_s"],
+        requests_per_s=rates["requests_per_s"],
+        dram_bytes=r.traffic.total_bytes,
+        dram_bytes_per_bag=r.traffic.total_bytes / r.bags,
         **{f"dram_{k}_bytes": v for k, v in causes.items()},
-        "bandwidth_utilisation": r.bandwidth_utilisation(),
-        "operational_intensity": macs / max(1, r.traffic.total_bytes),
-        "mac_per_s": macs / (r.cycles / clock),
-        "peak_mac_per_s": params.units * clock,
-        "dram_peak_bytes_per_s": params.dram.bytes_per_cycle * clock,
-        "bottleneck": r.bottleneck,
-    }
-    if study["area"] != "none":
-        out["area_cells"] = _area(params, study["area"])
-    out["seconds"] = time.perf_counter() - start
-    return out
+        bandwidth_utilisation=r.bandwidth_utilisation(),
+        operational_intensity=macs / max(1, r.traffic.total_bytes),
+        mac_per_s=macs / (r.cycles / clock),
+        peak_mac_per_s=params.units * clock,
+        dram_peak_bytes_per_s=params.dram.bytes_per_cycle * clock,
+        bottleneck=r.bottleneck,
+        area_cells=None if study["area"] == "none" else _area(params, study["area"]),
+        seconds=time.perf_counter() - start,
+    )
 
 
 class Store:
-    """The run folder's SQLite store: one row per finished point."""
+    """The run folder's SQLite store: the study's digest and one row per finished point.
 
-    def __init__(self, path: Path):
-        self.db = sqlite3.connect(path)
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS points (key TEXT PRIMARY KEY, idx INTEGER, "
-            "point TEXT, result TEXT, finished REAL)"
-        )
-        self.db.commit()
+    Parameters
+    ----------
+    path : Path
+        The ``results.sqlite`` file (created if missing).
+    study : Study
+        The study whose results the store holds.
+
+    Raises
+    ------
+    StoreError
+        If the file is not a usable SQLite database, was made by another study (its digest
+        differs) or by an older rtnerf, or cannot be written.
+    """
+
+    def __init__(self, path: Path, study: Study):
+        self.path = path
+        self.study = study.to_dict()
+        try:
+            fresh = not path.exists() or path.stat().st_size == 0
+            self.db = sqlite3.connect(path, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{path}: cannot open the results store: {exc}") from None
+        try:
+            tables = {n for (n,) in self.db.execute("SELECT name FROM sqlite_master")}
+            if fresh or not tables:
+                self._create(study)
+                return
+            meta = dict(self.db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(
+                f"{path}: not a usable results store ({exc}); delete it to start over"
+            ) from None
+        if meta.get("store_version") != str(STORE_VERSION) or meta.get("study_digest") is None:
+            self.db.close()
+            raise StoreError(
+                f"{path}: made by another rtnerf (store version "
+                f"{meta.get('store_version', 1)}, this one writes {STORE_VERSION}); use another "
+                "output folder or delete it to start over"
+            )
+        if meta["study_digest"] != study.digest():
+            self.db.close()
+            raise StoreError(
+                f"{path}: holds the results of another study ({meta.get('study_name')!r}, "
+                f"digest {meta['study_digest']}), not of {study.name!r} (digest "
+                f"{study.digest()}); use another output folder or delete it to start over"
+            )
+
+    def _create(self, study: Study) -> None:
+        with self.db:
+            self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            self.db.execute(
+                "CREATE TABLE points (key TEXT PRIMARY KEY, idx INTEGER, point TEXT, "
+                "result TEXT, finished REAL)"
+            )
+            self.db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("store_version", str(STORE_VERSION)),
+                    ("study_digest", study.digest()),
+                    ("study_name", study.name),
+                    ("study", json.dumps(study.to_dict(), sort_keys=True)),
+                ],
+            )
+
+    def _run(self, what: str, sql: str, args: tuple = ()) -> list:
+        try:
+            with self.db:
+                return self.db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot {what} the results store: {exc}") from None
 
     def done(self) -> set[str]:
         """Keys of the points already stored."""
-        return {k for (k,) in self.db.execute("SELECT key FROM points")}
+        return {k for (k,) in self._run("read", "SELECT key FROM points")}
 
-    def add(self, idx: int, point: dict, result: dict) -> None:
+    def add(self, idx: int, point: dict, result: PointResult) -> None:
         """Store a finished point (committed at once: a kill loses nothing stored)."""
-        self.db.execute(
-            "INSERT INTO points VALUES (?, ?, ?, ?, ?)",
-            (point_key(point), idx, json.dumps(point), json.dumps(result), time.time()),
+        self._run(
+            "write",
+            "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)",
+            (
+                point_key(self.study, point),
+                idx,
+                json.dumps(point),
+                json.dumps(result.to_dict()),
+                time.time(),
+            ),
         )
-        self.db.commit()
 
-    def rows(self) -> list[tuple[int, dict, dict]]:
+    def rows(self) -> list[tuple[int, dict, PointResult]]:
         """Every stored point, in study order."""
-        return [
-            (idx, json.loads(p), json.loads(r))
-            for idx, p, r in self.db.execute("SELECT idx, point, result FROM points ORDER BY idx")
-        ]
-
-
-class Progress:
-    """A one-line progress bar on stderr: points done, rate and ETA."""
-
-    def __init__(self, total: int, done: int, stream=sys.stderr):
-        self.total, self.done, self.stream = total, done, stream
-        self.start, self.new = time.perf_counter(), 0
-
-    def step(self) -> None:
-        """One more point finished."""
-        self.done += 1
-        self.new += 1
-        rate = self.new / max(1e-9, time.perf_counter() - self.start)
-        eta = (self.total - self.done) / rate if rate else float("inf")
-        width = 30
-        filled = int(width * self.done / max(1, self.total))
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} points, "
-            f"{rate:.2f}/s, ETA {eta:.0f} s "
-        )
-        self.stream.flush()
+        rows = self._run("read", "SELECT idx, point, result FROM points ORDER BY idx")
+        try:
+            return [
+                (idx, json.loads(p), PointResult.from_dict(json.loads(r))) for idx, p, r in rows
+            ]
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise StoreError(
+                f"{self.path}: corrupt results store ({exc}); delete it to start over"
+            ) from None
 
     def close(self) -> None:
-        """End the line."""
-        self.stream.write("\n")
-        self.stream.flush()
+        """Close the database."""
+        self.db.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the sweep that started it ends, even killed.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); elsewhere
+    a thread polls the parent id (a worker stuck in a numba kernel then ends after it).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="rtnerf-parent-watch").start()
 
 
 def run_study(study: Study, run_dir: Path, *, jobs: int = 1, dask: str | None = None) -> dict:
-    """Evaluate the study's points not yet in ``run_dir``'s store, then write the reports."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(run_dir / "results.sqlite")
-    done = store.done()
-    todo = [(i, p) for i, p in enumerate(study.points) if point_key(p) not in done]
-    print(
-        f"{study.name}: {len(study.points)} points, {len(study.points) - len(todo)} already "
-        f"done, {len(todo)} to run",
-        file=sys.stderr,
-    )
-    progress = Progress(len(study.points), len(study.points) - len(todo))
-    payload = study.to_dict()
-    if dask:
-        _run_dask(dask, payload, todo, store, progress)
-    elif jobs == 1:
-        for i, point in todo:
-            store.add(i, point, evaluate_point(payload, point))
-            progress.step()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(evaluate_point, payload, p): (i, p) for i, p in todo}
-            for fut in as_completed(futures):
-                i, point = futures[fut]
-                store.add(i, point, fut.result())
-                progress.step()
-    progress.close()
-    from .sweep_report import write_reports
+    """Evaluate the study's points not yet in ``run_dir``'s store, then write the reports.
 
-    rows = store.rows()
-    store.db.close()
-    return write_reports(study, rows, run_dir)
+    Raises
+    ------
+    RunFolderError
+        If ``run_dir`` cannot be created or another run holds it.
+    StoreError
+        If its ``results.sqlite`` is corrupt, another study's, or cannot be written.
+    ConfigError
+        If the ``dask`` scheduler cannot be reached.
+    """
+    with RunFolder(run_dir) as folder, contextlib.ExitStack() as stack:
+        store = Store(folder / "results.sqlite", study)
+        stack.callback(store.close)
+        client = stack.enter_context(_dask_client(dask)) if dask else None
+        payload = study.to_dict()
+        done = store.done()
+        todo = [(i, p) for i, p in enumerate(study.points) if point_key(payload, p) not in done]
+        print(
+            f"{study.name}: {len(study.points)} points, {len(study.points) - len(todo)} "
+            f"already done, {len(todo)} to run",
+            file=sys.stderr,
+        )
+        with progress(
+            total=len(study.points), initial=len(study.points) - len(todo), desc="sweep",
+            unit="point",
+        ) as bar:  # fmt: skip
+            for i, point, result in _evaluate(payload, todo, jobs, client):
+                store.add(i, point, result)
+                bar.update()
+        rows = store.rows()
+        from .sweep_report import write_reports
+
+        return write_reports(study, rows, folder)
 
 
-def _run_dask(address: str, payload, todo, store: Store, progress: Progress) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster
+def _evaluate(payload: dict, todo: list, jobs: int, client: Any) -> Any:
+    """Yield ``(index, point, result)`` of the points in ``todo`` as they finish."""
+    if client is not None:
         from dask.distributed import as_completed as dask_completed
-    except ImportError:
-        raise ConfigError(
-            "--dask needs dask.distributed: pip install 'dask[distributed]'"
-        ) from None
-    cluster = (
-        LocalCluster(n_workers=min(2, os.cpu_count() or 1), processes=True)
-        if address == "local"
-        else None
-    )
-    with Client(cluster or address) as client:
+
         futures = {client.submit(evaluate_point, payload, p, pure=False): (i, p) for i, p in todo}
         for fut in dask_completed(list(futures)):
-            i, point = futures[fut]
-            store.add(i, point, fut.result())
-            progress.step()
-    if cluster is not None:
-        cluster.close()
+            yield (*futures[fut], fut.result())
+    elif jobs == 1:
+        for i, point in todo:
+            yield i, point, evaluate_point(payload, point)
+    else:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
+            futures = {pool.submit(evaluate_point, payload, p): (i, p) for i, p in todo}
+            for fut in as_completed(futures):
+                yield (*futures[fut], fut.result())
+
+
+@contextlib.contextmanager
+def _dask_client(address: str):
+    """A connected ``dask.distributed`` client (``local``: a two-worker LocalCluster)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("--dask needs dask.distributed: pip install 'rtnerf[sweep]'") from None
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            cluster = LocalCluster(n_workers=min(2, os.cpu_count() or 1), processes=True)
+            stack.enter_context(cluster)
+            target: Any = cluster
+        else:
+            target = address
+        try:
+            client = Client(target, timeout=DASK_TIMEOUT_S)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise ConfigError(
+                f"--dask {address}: cannot reach the scheduler: {str(exc).splitlines()[0]}"
+            ) from None
+        with client:
+            yield client

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from .models.dram import Cause
+from .runfolder import RunFolder
 
-__all__ = ["pareto_front", "write_reports"]
+__all__ = ["SUMMARY_VERSION", "pareto_front", "save_plot", "write_reports"]
+
+#: Version of the sweep's ``summary.json`` layout.
+SUMMARY_VERSION = 1
 
 
 def pareto_front(cost: list[float], value: list[float]) -> list[int]:
@@ -29,37 +30,48 @@ def _label(point: dict[str, Any]) -> str:
     return ", ".join(f"{k.split('+')[0].split('.')[-1]}={v}" for k, v in point.items())
 
 
-def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> dict[str, Any]:
-    """Write the reports of the stored points; return the summary."""
+def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -> dict[str, Any]:
+    """Write the reports of the stored points into the run folder; return the summary.
+
+    ``rows`` are ``(index, overrides, PointResult)`` in study order.
+    """
     from .sweep import COLUMNS
 
     keys = list(study.points[0]) if study.points else []
-    columns = [c for c in COLUMNS if any(c in r for _, _, r in rows)]
-    with (run_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            ["point", *keys, *(f"{c} [{COLUMNS[c]}]" if COLUMNS[c] else c for c in columns)]
-        )
-        for idx, point, result in rows:
-            writer.writerow([idx, *(point[k] for k in keys), *(result.get(c, "") for c in columns)])
-    points = [p for _, p, _ in rows]
     results = [r for _, _, r in rows]
-    has_area = bool(results) and "area_cells" in results[0]
+    has_area = bool(results) and results[0].area_cells is not None
+    columns = {"point": "", **dict.fromkeys(keys, "")}
+    columns.update({c: u for c, u in COLUMNS.items() if c != "area_cells" or has_area})
+    folder.write_csv(
+        "results.csv",
+        columns,
+        ({"point": idx, **point, **result.to_dict()} for idx, point, result in rows),
+    )
+    points = [p for _, p, _ in rows]
     cost_name = "area_cells" if has_area else "dram_bytes_per_bag"
-    cost = [r[cost_name] for r in results]
-    front = pareto_front(cost, [r["throughput"] for r in results]) if results else []
-    best = max(range(len(results)), key=lambda i: results[i]["throughput"]) if results else None
-    summary = {
-        "study": study.name,
-        "points": len(study.points),
-        "evaluated": len(rows),
-        "workload": {"trace": study.trace, "bags": study.bags, "seed": study.seed},
-        "clock_mhz": study.clock_mhz,
-        "best": None if best is None else {"point": points[best], **results[best]},
-        "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
-        "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    cost = [getattr(r, cost_name) for r in results]
+    front = pareto_front(cost, [r.throughput for r in results]) if results else []
+    best = max(range(len(results)), key=lambda i: results[i].throughput) if results else None
+    summary = folder.write_summary(
+        {
+            "study": study.name,
+            "study_digest": study.digest(),
+            "points": len(study.points),
+            "evaluated": len(rows),
+            "workload": {
+                "trace": study.trace,
+                "bags": study.bags,
+                "seed": study.seed,
+                "max_bag": study.max_bag,
+            },
+            "clock_mhz": study.clock_mhz,
+            "best": None if best is None else {"point": points[best], **results[best].to_dict()},
+            "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
+            "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
+        },
+        schema="rtnerf.sweep.summary",
+        version=SUMMARY_VERSION,
+    )
     names = [k.split("+")[0].split(".")[-1] for k in keys]
     widths = [
         max(len(n), *(len(str(p[k])) for p in points)) + 2 for n, k in zip(names, keys, strict=True)
@@ -78,33 +90,34 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
         lines.append(
             ("*" if i in front else " ")
             + "".join(f"{p[k]!s:<{w}}" for k, w in zip(keys, widths, strict=True))
-            + f"{r['throughput']:>11.4g}{r['dram_bytes_per_bag']:>8.0f}"
-            + f"{r['bandwidth_utilisation']:>9.2f}  {r['bottleneck']:<10}"
-            + (f"{r['area_cells']:>8}" if has_area else "")
+            + f"{r.throughput:>11.4g}{r.dram_bytes_per_bag:>8.0f}"
+            + f"{r.bandwidth_utilisation:>9.2f}  {r.bottleneck:<10}"
+            + (f"{r.area_cells:>8}" if has_area else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
-    (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
+    folder.write_text("summary.txt", "\n".join(lines) + "\n")
     if results:
-        _plots(points, results, front, cost_name, run_dir)
+        _plots(points, results, front, cost_name, folder)
     return summary
 
 
-def _save(fig: Figure, ax, title: str, path: Path) -> None:
+def save_plot(folder: RunFolder, fig: Figure, ax, title: str, name: str) -> None:
+    """Title ``ax``, add its legend and save ``fig`` as ``name`` in the run folder."""
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    folder.save_figure(fig, name)
 
 
-def _plots(points, results, front, cost_name, run_dir: Path) -> None:
+def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
     # Pareto: throughput against area (or DRAM bytes per bag without area).
     # Front points are numbered on the plot and spelled out in a key below it (full labels
     # next to the points overlap and run off the axes).
     key_lines = [f"{n}: {_label(points[i])}" for n, i in enumerate(front, 1)]
     fig = Figure(figsize=(7.5, 4.5 + 0.17 * len(key_lines)))
     ax, key = fig.subplots(2, 1, height_ratios=[4.5, 0.17 * len(key_lines) + 0.1])
-    x = [r[cost_name] for r in results]
-    y = [r["throughput"] for r in results]
+    x = [getattr(r, cost_name) for r in results]
+    y = [r.throughput for r in results]
     ax.scatter(x, y, s=16, color="tab:gray", label="points")
     fx = [x[i] for i in front]
     fy = [y[i] for i in front]
@@ -118,7 +131,7 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         ylabel="throughput [bags/s]",
         yscale="log",
     )
-    _save(fig, ax, "Throughput vs cost", run_dir / "pareto.png")
+    save_plot(folder, fig, ax, "Throughput vs cost", "pareto.png")
 
     # DRAM bytes per bag by cause, one stacked bar per point.
     fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))
@@ -126,28 +139,28 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
     bottom = [0.0] * len(results)
     for cause in Cause:
         name = cause.name.lower()
-        per_bag = [r[f"dram_{name}_bytes"] * r["dram_bytes_per_bag"] / max(1, r["dram_bytes"])
+        per_bag = [getattr(r, f"dram_{name}_bytes") * r.dram_bytes_per_bag / max(1, r.dram_bytes)
                    for r in results]  # fmt: skip
         ax.bar(range(len(results)), per_bag, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, per_bag, strict=True)]
     ax.set_xticks(range(len(results)), [_label(p) for p in points], rotation=80, fontsize=6)
     ax.set(ylabel="DRAM bytes per bag [B]")
-    _save(fig, ax, "DRAM traffic by cause", run_dir / "dram_by_cause.png")
+    save_plot(folder, fig, ax, "DRAM traffic by cause", "dram_by_cause.png")
 
     # Roofline: achieved MAC/s against operational intensity, under the DRAM and compute roofs.
     fig = Figure(figsize=(6.5, 4.5))
     ax = fig.subplots()
-    oi = [r["operational_intensity"] for r in results]
+    oi = [r.operational_intensity for r in results]
     lo, hi = min(oi) / 4, max(oi) * 4
-    bw = max(r["dram_peak_bytes_per_s"] for r in results)
-    peak = max(r["peak_mac_per_s"] for r in results)
+    bw = max(r.dram_peak_bytes_per_s for r in results)
+    peak = max(r.peak_mac_per_s for r in results)
     xs = [lo * (hi / lo) ** (k / 100) for k in range(101)]
     ax.plot(xs, [min(peak, bw * v) for v in xs], "k-", lw=1, label="roof (DRAM peak, MAC peak)")
-    ax.scatter(oi, [r["mac_per_s"] for r in results], s=16, color="tab:blue", label="points")
+    ax.scatter(oi, [r.mac_per_s for r in results], s=16, color="tab:blue", label="points")
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="operational intensity [MAC/B of DRAM]",
         ylabel="performance [MAC/s]",
     )
-    _save(fig, ax, "Roofline", run_dir / "roofline.png")
+    save_plot(folder, fig, ax, "Roofline", "roofline.png")

@@ -3,7 +3,9 @@
 :class:`AxiDram` is simulator-neutral, stepped once per cycle (:meth:`~AxiDram.drive`, then
 :meth:`~AxiDram.sample`); :class:`AxiResponder` wires it to the ``o_ar``/``i_r`` stream ports of a
 cocotb toplevel. It answers bursts in order after a fixed ``latency``, at most
-``bytes_per_cycle`` of data per cycle (a token bucket), with at most ``max_outstanding`` bursts
+``bytes_per_cycle`` of data per cycle (a token bucket: a DRAM burst of ``burst_bytes`` costs all
+its bytes when its first beat goes out, however few of its words the AXI burst takes, as the
+DRAM's data bus carries the whole burst), with at most ``max_outstanding`` bursts
 accepted and not yet finished, and counts what it served: AXI bursts, beats, bytes, and the
 aligned DRAM bursts of ``burst_bytes`` they touch. It checks the protocol as it goes (aligned
 addresses, INCR bursts of the bus width, no 4 KB crossing) and lists every violation.
@@ -30,8 +32,9 @@ class AxiDram:
     latency : int
         Cycles from an accepted burst address to its first beat, at least 1.
     bytes_per_cycle : float
-        Peak bandwidth; a beat needs ``word_bytes`` of credit, earned at this rate (at most one
-        beat per cycle).
+        Peak bandwidth: credit earned per cycle. A beat that starts a DRAM burst (the AXI
+        burst's first beat, or the first beat past a ``burst_bytes`` boundary) needs and
+        spends ``burst_bytes`` of credit, the others none; at most one beat per cycle.
     max_outstanding : int
         Bursts accepted and not yet finished, beyond which ``ARREADY`` stays low.
     burst_bytes : int
@@ -70,8 +73,10 @@ class AxiDram:
         self.dram_bursts = 0
         self.protocol_errors: list[str] = []
         self.max_in_flight = 0
-        self._queue: deque[list[int]] = deque()  # [due, addr, beats left, index]
+        # [due, addr, beats left, index, the next beat is the burst's first]
+        self._queue: deque[list] = deque()
         self._credit = 0.0
+        self._cost = 0
         self._cycle = 0
         self._ar_ready = self._r_valid = False
         self._beat = (0, 0, 0)
@@ -95,13 +100,16 @@ class AxiDram:
             self.backpressure == 0 or self.rng.random() >= self.backpressure
         )
         self._credit = min(
-            self._credit + self.bytes_per_cycle, max(self.bytes_per_cycle, 1.0) + self.word_bytes
+            self._credit + self.bytes_per_cycle, max(self.bytes_per_cycle, self.burst_bytes)
         )
         head = self._queue[0] if self._queue else None
+        self._cost = 0
+        if head is not None and (head[4] or head[1] * self.word_bytes % self.burst_bytes == 0):
+            self._cost = self.burst_bytes  # the beat starts a DRAM burst
         self._r_valid = (
             head is not None
             and head[0] <= self._cycle
-            and self._credit >= self.word_bytes
+            and self._credit >= self._cost
             and (self.idle == 0 or self.rng.random() >= self.idle)
         )
         if self._r_valid:
@@ -117,11 +125,12 @@ class AxiDram:
     def sample(self, ar_valid: bool, addr: int, length: int, size: int, burst: int, r_ready: bool):
         """Account for this cycle's handshakes (``ARADDR`` etc. as integers) and advance."""
         if self._r_valid and r_ready:
-            self._credit -= self.word_bytes
+            self._credit -= self._cost
             self.beats += 1
             head = self._queue[0]
             head[1] += 1
             head[2] -= 1
+            head[4] = False
             if head[2] == 0:
                 self._queue.popleft()
         if self._ar_ready and ar_valid:
@@ -144,7 +153,7 @@ class AxiDram:
         self.bursts.append((word, beats))
         first, last = addr // self.burst_bytes, (addr + beats * wb - 1) // self.burst_bytes
         self.dram_bursts += last - first + 1
-        self._queue.append([self._cycle + self.latency, word, beats, n])
+        self._queue.append([self._cycle + self.latency, word, beats, n, True])
 
 
 class AxiResponder:

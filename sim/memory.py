@@ -17,14 +17,34 @@ from collections import deque
 
 import numpy as np
 
-__all__ = ["MemoryResponder", "WordMemory", "image_words", "place", "words_per_query"]
+__all__ = ["MemoryResponder", "WordMemory", "Words", "image_words", "place", "words_per_query"]
 
 
-def image_words(image) -> list[int]:
-    """The words of a :class:`~rtnerf.models.image.MemoryImage` as Python integers."""
-    size = image.params.word_bytes
-    body = image.body.tobytes()
-    return [int.from_bytes(body[i : i + size], "little") for i in range(0, len(body), size)]
+class Words:
+    """Memory contents as a sequence of ``word_bytes``-byte little-endian words, read lazily.
+
+    The memory models index it like a list of Python integers; the bytes stay one buffer, so a
+    table of millions of rows costs its size, not a Python integer per word.
+    """
+
+    def __init__(self, body: bytes | bytearray, word_bytes: int):
+        if len(body) % word_bytes:
+            raise ValueError(f"{len(body)} bytes is not a whole number of {word_bytes}-byte words")
+        self._body, self._size = bytes(body), word_bytes
+
+    def __len__(self) -> int:
+        return len(self._body) // self._size
+
+    def __getitem__(self, index: int) -> int:
+        if not 0 <= index < len(self):
+            raise IndexError(f"word {index} outside the {len(self)}-word memory")
+        i = index * self._size
+        return int.from_bytes(self._body[i : i + self._size], "little")
+
+
+def image_words(image) -> Words:
+    """The words of a :class:`~rtnerf.models.image.MemoryImage`, as Python integers."""
+    return Words(image.body.tobytes(), image.params.word_bytes)
 
 
 class WordMemory:
@@ -143,17 +163,18 @@ def words_per_query(memory: WordMemory, query_cycles: list[int]) -> np.ndarray:
     return np.bincount(owner, weights=lengths, minlength=len(query_cycles)).astype(np.int64)
 
 
-def place(images, align_words: int = 1024) -> tuple[list[int], list[int]]:
+def place(images, align_words: int = 1024) -> tuple[Words, list[int]]:
     """Lay several images out in one memory, each at a multiple of ``align_words`` words.
 
     The default alignment puts every image on a 4 KB boundary (at 32-bit words and more), so
     DRAM bursts of any size are aligned in the image as in memory. Returns the memory's words
     and each image's base word address.
     """
-    words: list[int] = []
+    size = images[0].params.word_bytes if images else 4
+    body = bytearray()
     bases = []
     for image in images:
-        words += [0] * (-len(words) % align_words)
-        bases.append(len(words))
-        words += image_words(image)
-    return words, bases
+        body += bytes(-(len(body) // size) % align_words * size)
+        bases.append(len(body) // size)
+        body += image.body.tobytes()
+    return Words(body, size), bases

@@ -24,10 +24,10 @@ from typing import Any
 import cocotb_tools
 from filelock import FileLock
 
-from .. import __version__
 from ..errors import ConfigError, RtnerfError
 from ..params import Params
 from ..registry import Block
+from ..runfolder import RunFolder, RunFolderError
 from . import toolchain
 
 __all__ = [
@@ -41,8 +41,9 @@ __all__ = [
     "verilog_path",
 ]
 
-#: Version of the ``summary.json`` schema written by :func:`cosim`.
-SUMMARY_VERSION = 1
+#: Version of the ``summary.json`` schema written by :func:`cosim` (2: the
+#: :class:`~rtnerf.runfolder.RunFolder` header ``schema``, ``version``, ``rtnerf``, ``machine``).
+SUMMARY_VERSION = 2
 
 
 class BuildError(RtnerfError):
@@ -235,7 +236,7 @@ DRAM_FIELDS = (
 def cosim(
     built: Build,
     *,
-    run_dir: Path,
+    run_dir: Path | RunFolder,
     seed: int = 1,
     count: int = 1000,
     testcase: str | None = None,
@@ -247,9 +248,10 @@ def cosim(
     ----------
     built : Build
         From :func:`build`.
-    run_dir : Path
+    run_dir : Path or RunFolder
         Folder for the run: ``summary.json``, ``config.yaml``, ``sim.log``, ``results.xml``,
-        the testbench's ``transactions.jsonl`` and, with waves, the wave file.
+        the testbench's ``transactions.jsonl`` and, with waves, the wave file. It is locked
+        for the run (:class:`~rtnerf.runfolder.RunFolder`): a second run into it fails.
     seed : int
         Seed of the testbench's random stimulus (also cocotb's seed).
     count : int
@@ -266,12 +268,25 @@ def cosim(
         ``cycles``, ``tests``, ``failures``, ``passed``, the per-test records and, where the
         testbench counts memory traffic, the totals of :data:`DRAM_FIELDS` and
         ``dram_bytes_by_cause``.
+
+    Raises
+    ------
+    RunFolderError
+        If ``run_dir`` cannot be created or written, or another run holds it.
     """
-    run_dir = Path(run_dir).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir.path if isinstance(run_dir, RunFolder) else Path(run_dir)
+    with RunFolder(path.resolve()) as folder:
+        return _cosim(built, folder, seed, count, testcase, tb_args)
+
+
+def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
+    run_dir = folder.path
     records_path = run_dir / "transactions.jsonl"
-    records_path.unlink(missing_ok=True)
-    (run_dir / "config.yaml").write_text(built.params.to_yaml())
+    try:
+        records_path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"{records_path}: cannot remove: {exc.strerror}") from None
+    folder.write_text("config.yaml", built.params.to_yaml())
     args = {"seed": seed, "count": count, "results": str(records_path), **(tb_args or {})}
     test_args = (
         ["--trace-file", str(run_dir / "waves.fst")]
@@ -320,8 +335,6 @@ def cosim(
         else []
     )
     summary = {
-        "summary_version": SUMMARY_VERSION,
-        "rtnerf_version": __version__,
         "block": built.block.name,
         "params": built.params.to_dict(),
         "simulator": built.simulator,
@@ -347,5 +360,4 @@ def cosim(
     if causes:
         summary["dram_bytes_by_cause"] = {k: sum(c[k] for c in causes) for k in causes[0]}
     summary["passed"] = bool(tests and not failures and not summary["mismatches"])
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return folder.write_summary(summary, schema="rtnerf.sim.summary", version=SUMMARY_VERSION)

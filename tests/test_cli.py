@@ -1,6 +1,7 @@
 """The rtnerf command line: blocks, generate (with a Verilator lint), sim, bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from conftest import need_simulator
 
 from rtnerf.cli import main
+from rtnerf.errors import RtnerfError
 from rtnerf.sim import toolchain
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "blocks" / "adder_search_tree"
@@ -133,7 +135,10 @@ def text_files(tmp_path, bags=6):
         (["engine", "--image", "v.img"], "--image goes with --trace"),
         (
             ["engine", "--trace", "t.npz", *["--image", "v.img"] * 4],
-            "4 tables given; the unit has `tables` 3",
+            (
+                "t.npz on {tmp}/v.img, {tmp}/v.img, {tmp}/v.img, {tmp}/v.img: 4 tables given; "
+                "the unit has `tables` 3"
+            ),
         ),
         (["engine", "--trace", "nope.npz", "--image", "v.img"], "nope.npz"),
     ],
@@ -144,7 +149,8 @@ def test_sim_trace_bad_input_is_one_line(tmp_path, args, message):
     config = ["-c", str(ENGINE / "u1.yaml")] if args[0] == "engine" else []
     proc = run_cli("sim", *args, *config)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("rtnerf: error: ") and message in proc.stderr
+    assert proc.stderr.startswith("rtnerf: error: ")
+    assert message.format(tmp=tmp_path) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -174,3 +180,80 @@ def test_generate_the_default_design(tmp_path):
     text = out.read_text()
     assert "module engine(" in text
     assert " unit0 (" in text and " unit1 (" in text and " port (" in text  # 2 units, 1 port
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["sim", "adder_search_tree", "--seed", "-1"],
+            r"argument --seed: must be from 0 to 4294967295, not -1",
+        ),
+        (
+            ["bench", "text", "--seed", "-1"],
+            r"argument --seed: must be from 0 to 4294967295, not -1",
+        ),
+        (
+            ["demo", "--seed", str(1 << 32)],
+            r"argument --seed: must be from 0 to 4294967295, not 4294967296",
+        ),
+        (["bench", "text", "--cosim-bags", "-2"], r"argument --cosim-bags: must be >= 0, not -2"),
+    ],
+)
+def test_bad_arguments_are_bad_input(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(message, proc.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("output", ["file/x.v", "dir", "/dev/full"])
+def test_generate_to_an_unwritable_output_is_one_line(tmp_path, output):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    target = output if output.startswith("/") else str(tmp_path / output)
+    if not Path(target).parent.exists():
+        pytest.skip(f"no {target}")
+    proc = run_cli("generate", "adder_search_tree", "-o", target)
+    assert proc.returncode == 2, proc.stderr
+    assert re.fullmatch(rf"rtnerf: error: {re.escape(target)}: cannot write: .*\n", proc.stderr)
+
+
+def test_sim_refuses_a_run_folder_in_use(tmp_path):
+    from rtnerf.runfolder import RunFolder
+
+    with RunFolder(tmp_path / "run"):  # as a running `rtnerf sim -o run` holds it
+        proc = run_cli(
+            "sim", "adder_search_tree", "--simulator", "icarus", "-o", str(tmp_path / "run")
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"rtnerf: error: {tmp_path / 'run'}: another rtnerf run is writing into this folder; "
+        "wait for it to finish or choose another output folder\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["generate", "sim", "area"])
+def test_non_utf8_config_is_one_line(tmp_path, command):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"version: 1\nleaves: 4  # \xe9\n")
+    proc = run_cli(command, "adder_search_tree", "-c", str(path), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"rtnerf: error: {path}: not a UTF-8 text file (byte 0xe9 at offset 24)\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (OSError(28, "No space left on device", "/x/out"), "/x/out: No space left on device"),
+        (RtnerfError("two\nlines"), "two lines"),
+    ],
+)
+def test_errors_are_one_line(monkeypatch, capsys, error, line):
+    import rtnerf.commands.blocks
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(rtnerf.commands.blocks, "run", fail)
+    assert main(["blocks"]) == 2
+    assert capsys.readouterr().err == f"rtnerf: error: {line}\n"

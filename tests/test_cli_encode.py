@@ -102,6 +102,15 @@ def _error(capsys, argv):
         (np.zeros((2, 3, 4)), r"`table` must be a 2-D array, not a 3-D array of shape"),
         (np.zeros(5), r"`table` must be a 2-D array, not a 1-D array"),
         (np.array([["a"]]), r"`table` must have an integer or float dtype, not <U1"),
+        (
+            np.full((2, 2), 1e-310),
+            (
+                r"`table` must have a largest magnitude of at least 7.29e-304 for a 16-bit "
+                r"scale, not 1e-310 \(its values are subnormal\)$"
+            ),
+        ),
+        (np.array([[5e-324, 0.0]]), r"largest magnitude .* not 5e-324 \(its values are subnormal"),
+        (np.ones((2, 2), np.longdouble), r"`table` must be float16, float32 or float64, not float"),
     ],
 )
 def test_bad_tables_exit_2_with_one_line(tmp_path, capsys, array, message):
@@ -111,6 +120,16 @@ def test_bad_tables_exit_2_with_one_line(tmp_path, capsys, array, message):
     assert err.startswith(f"rtnerf: error: {path}: ")
     assert re.search(message, err)
     assert not (tmp_path / "o.bin").exists()
+
+
+def test_float16_table_encodes_like_float32(tmp_path, capsys):
+    half = np.array([[0.5, 0.0, -1.0], [0.0, 0.0, 2.0**-14]], np.float16)
+    np.save(tmp_path / "h.npy", half)
+    np.save(tmp_path / "s.npy", half.astype(np.float32))
+    for name in ("h", "s"):
+        argv = ["encode", str(tmp_path / f"{name}.npy"), "-o", str(tmp_path / f"{name}.bin")]
+        assert cli.main(argv) == 0
+    assert (tmp_path / "h.bin").read_bytes() == (tmp_path / "s.bin").read_bytes()
 
 
 def test_corrupt_table_file(tmp_path, capsys):

@@ -7,6 +7,7 @@ import pytest
 from rtnerf.errors import ConfigError
 from rtnerf.params import (
     AdderSearchTreeParams,
+    DramParams,
     EmbeddingLookupUnitParams,
     EngineParams,
     HybridRowDecoderParams,
@@ -70,6 +71,29 @@ def test_yaml_round_trip(tmp_path):
 def test_yaml_errors(tmp_path, text, message):
     path = tmp_path / "p.yaml"
     path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        AdderSearchTreeParams.from_yaml(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"version: 1\nleaves: 4  # \xff\n",
+            r"p.yaml: not a UTF-8 text file \(byte 0xff at offset 24\)$",
+        ),
+        (b"version: 1\nleaves: .inf\n", r"p.yaml: `leaves` must be a finite number, not inf$"),
+        (
+            b"version: 1\nx: {y: [1, .nan]}\n",
+            r"p.yaml: `x.y\[1\]` must be a finite number, not nan$",
+        ),
+        (b"version: 1\nx: &a [*a]\n", r"p.yaml: config nested too deeply \(or refers to itself\)$"),
+        (b"version: 1\n1: 2\nfoo: 3\n", r"p.yaml: unknown key `1` in adder_search_tree params"),
+    ],
+)
+def test_yaml_bytes_errors(tmp_path, data, message):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(data)
     with pytest.raises(ConfigError, match=message):
         AdderSearchTreeParams.from_yaml(path)
 
@@ -157,11 +181,56 @@ def test_hybrid_row_decoder_derived_values():
         ({"overflow": "clip"}, r"^`overflow` must be one of 'saturate', 'wrap', not 'clip'$"),
         ({"pooling": "mean", "acc_width": 48, "weight_frac_bits": 16}, r"at most 62 for mean"),
         ({"dim": 1}, r"^`columns` must be an integer from 2 to 4096, not 1$"),
+        ({"inflight": 0}, r"^`inflight` must be an integer from 1 to 64, not 0$"),
+        ({"directory": "flash"}, r"^`directory` must be one of 'dram', 'sram', not 'flash'$"),
+        (
+            {"directory": "sram", "word_width": 32, "entry_width": 64},
+            r"^`directory: sram` needs words at least as wide as an entry",
+        ),
+        ({"directory_rows": 0}, r"^`directory_rows` must be an integer from 1 to 65536, not 0$"),
+        (
+            {"entry_cache_lines": 12},
+            r"^`entry_cache_lines` must be a power of two from 2 to 1024, not 12$",
+        ),
+        (
+            {"entry_cache_lines": 8, "directory": "sram"},
+            r"^`entry_cache_lines` needs `directory: dram`",
+        ),
     ],
 )
 def test_embedding_lookup_unit_params_reject(fields, message):
     with pytest.raises(ValueError, match=message):
         EmbeddingLookupUnitParams(**fields)
+
+
+def test_request_slot_derived_values():
+    p = EmbeddingLookupUnitParams(dim=64, value_width=16, word_width=128, directory_rows=100)
+    assert p.slot_words == -(-64 * 17 // 128)  # a full BITMAP row
+    assert (p.entry_words, p.directory_words, p.entry_key_shift) == (1, 50, 1)
+    assert EmbeddingLookupUnitParams(word_width=32, entry_width=64).entry_words == 2
+    # Two entries per 128-bit word: rows 2k and 2k + 1 share a key; the table sits above.
+    keys = p.entry_keys([0, 0, 0, 1], [4, 5, 6, 4])
+    assert keys.tolist() == [2, 2, 3, (1 << 19) + 2]
+
+
+def test_dram_presets():
+    assert DramParams.preset("ddr4") == DramParams()  # the default DRAM
+    lp = DramParams.preset("lpddr4x")
+    assert (lp.bytes_per_cycle, lp.latency) == (51, 100)
+    assert DramParams.preset("lpddr4x", clock_mhz=800).bytes_per_cycle == 64
+    assert DramParams.preset("hbm2e", latency=90).latency == 90
+    loaded = EngineParams.from_dict({"dram": {"preset": "lpddr4x", "latency": 80}}).dram
+    assert loaded == DramParams.preset("lpddr4x", latency=80)
+    with pytest.raises(ValueError, match=r"^`preset` must be one of 'ddr4', 'lpddr4x', 'hbm2e'"):
+        DramParams.preset("gddr6")
+    with pytest.raises(ValueError, match=r"^`clock_mhz` must be a positive number, not 0"):
+        DramParams.preset("ddr4", clock_mhz=0)
+
+
+def test_engine_takes_up_to_64_units():
+    assert EngineParams(units=64).id_width == 6
+    with pytest.raises(ValueError, match=r"^`units` must be an integer from 1 to 64, not 65$"):
+        EngineParams(units=65)
 
 
 def test_embedding_lookup_unit_derived_values():
@@ -182,7 +251,9 @@ def test_engine_params_nest_unit_and_port(tmp_path):
     cfg.write_text("version: 1\nkind: engine\nunit: {dimm: 32}\n")
     with pytest.raises(ConfigError, match=r"in `unit`: unknown key `dimm` in embedding_lookup"):
         EngineParams.from_yaml(cfg)
-    with pytest.raises(ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 64$"):
+    with pytest.raises(
+        ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 128$"
+    ):
         EngineParams(port=MemoryPortParams(word_width=32))
     with pytest.raises(ValueError, match=r"^`port.len_width` 2 is too narrow: a row takes up to"):
         EngineParams(port=MemoryPortParams(len_width=2))

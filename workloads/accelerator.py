@@ -175,7 +175,9 @@ def evaluate(
         ``cycles``, ``lookups_per_s``, ``bags_per_s``, ``dram_bytes``,
         ``dram_bytes_per_lookup``, ``dram_bytes_per_lookup_by_cause`` (:data:`CAUSES`),
         ``useful_bytes`` (every lookup's row at the value width), ``burst_efficiency``,
-        ``bandwidth_utilisation``, ``bottleneck``, ``cache_hit_rate``,
+        ``bandwidth_utilisation``, ``utilisation`` (each limit's, :meth:`PerfResult.utilisation`),
+        ``roofline_lookups_per_s`` (the DRAM and port peak over the DRAM bytes per lookup),
+        ``bottleneck``, ``cache_hit_rate``,
         ``fixed_point_error``, ``cache_sweep`` (:func:`cache_sweep`) and ``model_s`` (the
         models' wall time).
     """
@@ -212,6 +214,8 @@ def evaluate(
         "useful_bytes": int(kernel.lookups * row_bytes),
         "burst_efficiency": misses * row_bytes / dram if dram else 0.0,
         "bandwidth_utilisation": perf.bandwidth_utilisation(),
+        "utilisation": perf.utilisation(),
+        "roofline_lookups_per_s": n / (perf.roofline_cycles / clock_hz) if dram else 0.0,
         "bottleneck": perf.bottleneck,
         "cache_hit_rate": 1.0 - misses / n,
         "fixed_point_error": error,

@@ -8,6 +8,7 @@ Its expected output is computed independently in ``tests/naive/embedding_lookup_
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..image import MemoryImage, encode
 from ..trace import Trace, random_bag_trace
 from .hybrid_row_decoder import random_table
 
-__all__ = ["Run", "directed_run", "random_run"]
+__all__ = ["Run", "directed_run", "random_run", "slots_run"]
 
 
 class Run(NamedTuple):
@@ -30,8 +31,11 @@ class Run(NamedTuple):
 
 
 def _images(params: EmbeddingLookupUnitParams, tables) -> list[MemoryImage]:
+    """Images of the tables; the last of two or more is stored all-DENSE (a stride table)."""
     enc = params.decoder.encoding(burst_bytes=params.word_width // 8)
-    return [encode(t, enc) for t in tables]
+    forced = dataclasses.replace(enc, force_format="dense")
+    last = len(tables) - 1
+    return [encode(t, forced if 0 < i == last else enc) for i, t in enumerate(tables)]
 
 
 def directed_run(params: EmbeddingLookupUnitParams) -> Run:
@@ -60,18 +64,25 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         [(3, 1, 0)],  # ELEMENT bag of one, tiny weight
         [(1, wlo, 0), (2, wlo, e), (3, 2, 3 % d)],  # interpolation-like footprint
         [(3, 1), (3, -1)],  # a ROW bag straight after ELEMENT ones
+        [(3, 2), (5, -1), (1, 1)],  # on the DENSE copy (row stride) with two tables or more
+        [(3, 1, 3 % d), (4, 1, e), (2, 1, 0)],  # ELEMENT on the DENSE copy
     ]
+    copy = params.tables >= 2
+    on_copy = {len(bags) - 2, len(bags) - 1} if copy else set()
+    which = [int(i in on_copy) for i in range(len(bags))]
     if params.pairwise != "none":  # pairs of ROW bags
-        bags = [bag for bag in bags if len(bag[0]) == 2]
-        bags = bags + bags[-1:] if len(bags) % 2 else bags
+        keep = [i for i, bag in enumerate(bags) if len(bag[0]) == 2]
+        keep = keep + keep[-1:] if len(keep) % 2 else keep
+        bags, which = [bags[i] for i in keep], [which[i] for i in keep]
     reqs = [r if len(r) == 3 else (*r, -1) for bag in bags for r in bag]
+    table_of = [t for bag, t in zip(bags, which, strict=True) for _ in bag]
     rows = [r for r, _, _ in reqs]
     weights = [w for _, w, _ in reqs]
     cols = [c for _, _, c in reqs]
     last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
     trace = Trace(
         op=(np.array(cols) >= 0).astype(np.uint8),
-        table=np.zeros(len(rows), np.uint16),
+        table=np.array(table_of, np.uint16),
         row=np.array(rows, np.int64),
         col=np.array(cols, np.int32),
         weight=np.array(weights, np.int64),
@@ -80,7 +91,8 @@ def directed_run(params: EmbeddingLookupUnitParams) -> Run:
         weight_width=params.weight_width,
         name="directed",
     )
-    return Run("directed", [table], _images(params, [table]), trace)
+    tables = [table, table] if copy else [table]
+    return Run("directed", tables, _images(params, tables), trace)
 
 
 def random_run(
@@ -95,10 +107,10 @@ def random_run(
 ) -> Run:
     """Random tables (all formats mixed) and bags of at least ``requests`` requests in all.
 
-    One table per ``params.tables``; Zipf rows; ROW bags of 1 to ``max_bag`` requests (at most
-    the unit's), ``element_fraction`` of the bags ELEMENT bags of 1 to 4 requests. With
-    ``bags``, exactly that many bags instead (``requests`` is ignored). For a design with a
-    pairwise stage, ROW bags only, an even number of them.
+    One table per ``params.tables`` (the last of two or more stored all-DENSE); Zipf rows; ROW bags
+    of 1 to ``max_bag`` requests (at most the unit's), ``element_fraction`` of the bags ELEMENT bags
+    of 1 to 4 requests. With ``bags``, exactly that many bags instead (``requests`` is ignored). For
+    a design with a pairwise stage, ROW bags only, an even number of them.
     """
     dec = params.decoder
     tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
@@ -125,3 +137,57 @@ def random_run(
             break
         bags += 2 * max(1, bags // 16)
     return Run("random", tables, _images(params, tables), trace)
+
+
+def slots_run(params: EmbeddingLookupUnitParams, rng: np.random.Generator) -> Run:
+    """Directed bags for the request slots and the row cache.
+
+    The slots wrap around many times (more single-request bags than ``inflight`` times
+    four), fill up (bags of ``max_bag`` whole rows), and see the same row back to back; with a
+    row cache, a row misses, hits twice, is evicted by ``cache_ways`` other rows of its set,
+    misses again and hits, with ELEMENT requests among them (a hit answered from the cached
+    row, a miss that fills it). The tables are random (every format, Zipf rows are not used).
+    """
+    sets, ways = params.cache_sets, max(1, params.cache_ways)
+    rows = max(48, (ways + 2) * sets)
+    dec = params.decoder
+    tables = [random_table(dec, rng, rows) for _ in range(params.tables)]
+    n_tables = len(tables)
+    bags: list[list[tuple[int, int, int, int]]] = []  # (table, row, col, weight)
+    for i in range(4 * params.inflight + 3):  # single requests: the slots wrap around
+        bags.append([(i % n_tables, int(rng.integers(rows)), -1, 1 + i % 3)])
+    row = int(rng.integers(rows))
+    same = [(0, row, -1, 2)] * min(params.max_bag, 2 * params.inflight + 1)
+    bags.append(same)  # the same row back to back (misses, then hits with a cache)
+    r = row % sets
+    evict = [(0, r + sets * (k + 1), -1, 1) for k in range(ways) if r + sets * (k + 1) < rows]
+    c = int(rng.integers(params.dim))
+    bags += [
+        [(0, r, -1, 1), (0, r, -1, -1), (0, r, -1, 3)][: params.max_bag],  # miss, hit, hit
+        evict[: params.max_bag],  # the set's other rows push `r` out
+        [(0, r, c, 5), (0, r, (c + 1) % params.dim, 7)][: params.max_bag],  # ELEMENT miss, hit
+        [(0, r, -1, 1)],  # a hit after the ELEMENT fill
+    ]
+    for _ in range(3):  # full slots: long bags of random whole rows
+        size = params.max_bag
+        bags.append(
+            [(int(rng.integers(n_tables)), int(rng.integers(rows)), -1, 1) for _ in range(size)]
+        )
+    if params.pairwise != "none":  # pairs of ROW bags only
+        bags = [b for b in bags if all(col < 0 for _, _, col, _ in b)]
+        bags = bags + bags[-1:] if len(bags) % 2 else bags
+    reqs = [r for bag in bags for r in bag]
+    last = [i == len(bag) - 1 for bag in bags for i in range(len(bag))]
+    cols = np.array([col for _, _, col, _ in reqs], np.int32)
+    trace = Trace(
+        op=(cols >= 0).astype(np.uint8),
+        table=np.array([t for t, _, _, _ in reqs], np.uint16),
+        row=np.array([r for _, r, _, _ in reqs], np.int64),
+        col=cols,
+        weight=np.array([w for _, _, _, w in reqs], np.int64),
+        last=np.array(last),
+        weight_frac_bits=params.weight_frac_bits,
+        weight_width=params.weight_width,
+        name="slots",
+    )
+    return Run("slots", tables, _images(params, tables), trace)

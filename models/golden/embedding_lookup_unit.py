@@ -50,15 +50,21 @@ def check_trace(params: EmbeddingLookupUnitParams, images: list[MemoryImage], tr
 
     Raises
     ------
-    ConfigError
-        Naming what does not fit: an image the decoder cannot read, more tables than the unit
-        has, another weight format, a bag longer than ``max_bag``, or a request outside its
-        table.
+    ConfigError Naming what does not fit: an image the decoder cannot read, more tables than the
+    unit has, a table with more rows than the directory SRAM holds, another weight format, a bag
+    longer than ``max_bag``, or a request outside its table.
     """
     if not 1 <= len(images) <= params.tables:
         raise ConfigError(f"{len(images)} tables given; the unit has `tables` {params.tables}")
-    for image in images:
+    for t, image in enumerate(images):
         check_image(params.decoder, image)
+        rows = image.shape[0]
+        if params.directory == "sram" and not image.row_stride and rows > params.directory_rows:
+            raise ConfigError(
+                f"table {t} has {rows} rows; the directory SRAM holds `directory_rows` "
+                f"{params.directory_rows} (use `directory: dram`, more rows, or an all-DENSE "
+                f"image, which needs no directory)"
+            )
     if (
         trace.weight_frac_bits != params.weight_frac_bits
         or trace.weight_width > params.weight_width

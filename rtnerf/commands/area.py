@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -51,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Synthesise ``args.block`` for ``args.target`` and write ``area.json``."""
+    from ..runfolder import RunFolder
     from ..sim.runner import verilog_path
     from ..synth import find_yosys, synthesize
 
@@ -58,23 +58,16 @@ def run(args: argparse.Namespace) -> int:
     params = block.load_params(args.config)
     yosys = find_yosys(args.yosys)
     run_dir = args.output or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
-    result = synthesize(verilog_path(block, params), block.name, args.target, run_dir, yosys=yosys)
-    record = {
-        "version": AREA_JSON_VERSION,
-        "block": block.name,
-        "params": params.to_dict(),
-        "params_digest": params.digest(),
-        "target": args.target,
-        "tool": {"kind": yosys.kind, "version": yosys.version, "banner": result.tool_version},
-        "seconds": round(result.seconds, 3),
-        "summary": result.summary,
-        "num_cells": result.stat.get("num_cells"),
-        "num_memory_bits": result.stat.get("num_memory_bits", 0),
-        "cells_by_type": dict(sorted(result.stat.get("num_cells_by_type", {}).items())),
-        "stat": "stat.txt",
-    }
-    (run_dir / "area.json").write_text(json.dumps(record, indent=2) + "\n")
-
+    with RunFolder(run_dir) as folder:
+        result = synthesize(
+            verilog_path(block, params), block.name, args.target, run_dir, yosys=yosys
+        )
+        record = folder.write_summary(
+            _record(block, params, args.target, yosys, result),
+            schema="rtnerf.area.summary",
+            version=AREA_JSON_VERSION,
+            name="area.json",
+        )
     print(
         f"{block.name} ({params.digest()}), target {args.target}, Yosys {yosys.version} "
         f"({yosys.kind}), {result.seconds:.1f} s"
@@ -87,3 +80,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {key:<{width}}  {value:>8}")
     print(f"wrote {run_dir / 'area.json'}", file=sys.stderr)
     return 0
+
+
+def _record(block, params, target, yosys, result) -> dict:
+    return {
+        "block": block.name,
+        "params": params.to_dict(),
+        "params_digest": params.digest(),
+        "target": target,
+        "tool": {"kind": yosys.kind, "version": yosys.version, "banner": result.tool_version},
+        "seconds": round(result.seconds, 3),
+        "summary": result.summary,
+        "num_cells": result.stat.get("num_cells"),
+        "num_memory_bits": result.stat.get("num_memory_bits", 0),
+        "cells_by_type": dict(sorted(result.stat.get("num_cells_by_type", {}).items())),
+        "stat": "stat.txt",
+    }

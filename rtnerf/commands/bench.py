@@ -5,15 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .sim import positive_int
-
-
-def _count(text: str) -> int:
-    """Argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
+from .sim import count, positive_int, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--cosim-bags",
-        type=_count,
+        type=count,
         default=8,
         help="bags of each kernel to co-simulate on the RTL (default 8; 0: none)",
     )
@@ -57,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="icarus",
         help="simulator of the co-simulation (default icarus; skipped if not installed)",
     )
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1, help="seed of the kernels' random draws")
     p.set_defaults(func=run)
 
 

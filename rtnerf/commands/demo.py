@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 from ..registry import BLOCKS
-from .sim import format_summary, positive_int
+from .sim import format_summary, positive_int, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=2000,
         help="random transactions per operation per simulator (default 2000)",
     )
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1, help="stimulus seed (default 1)")
     p.add_argument("-o", "--output", type=Path, default=Path("runs/demo"), metavar="RUN_DIR")
     p.set_defaults(func=run)
 
@@ -49,24 +48,25 @@ def text_trace(params, folder: Path, seed: int, bags: int = 40) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 1 if any co-simulation failed."""
+    from ..runfolder import RunFolder
+
+    with RunFolder(args.output) as folder:
+        return _demo(folder, args.count, args.seed)
+
+
+def _demo(folder, count: int, seed: int) -> int:
     from ..sim.runner import build, cosim, verilog_path
     from ..sim.toolchain import SIMULATORS, unavailable_reason
 
-    out: Path = args.output
-    out.mkdir(parents=True, exist_ok=True)
-    report = {
-        "machine": f"{platform.node()} {platform.machine()} {platform.system()}",
-        "blocks": [],
-    }
+    out: Path = folder.path
+    report: dict = {"blocks": []}
     lines = ["rtnerf demo: every block at its default design point", ""]
     ok = True
     for name, block in sorted(BLOCKS.items()):
         params = block.load_params(None)
         start = time.perf_counter()
-        verilog = out / name / f"{name}.v"
-        verilog.parent.mkdir(parents=True, exist_ok=True)
-        verilog.write_text(verilog_path(block, params).read_text())
-        (out / name / "config.yaml").write_text(params.to_yaml())
+        verilog = folder.write_text(f"{name}/{name}.v", verilog_path(block, params).read_text())
+        folder.write_text(f"{name}/config.yaml", params.to_yaml())
         lines.append(f"{name}  {json.dumps(params.to_dict())}")
         lines.append(
             f"  verilog: {verilog} ({len(verilog.read_text().splitlines())} lines, "
@@ -82,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
             summary = cosim(
                 build(block, params, simulator),
                 run_dir=out / name / simulator,
-                seed=args.seed,
-                count=args.count,
-                tb_args=text_trace(params, out / name, args.seed) if name == "engine" else None,
+                seed=seed,
+                count=count,
+                tb_args=text_trace(params, out / name, seed) if name == "engine" else None,
             )
             ok &= summary["passed"]
             lines.append("  " + format_summary(summary))
@@ -126,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import quick_lines
 
     lines.append("Workloads at --quick sizes, no cosim (full runs: rtnerf bench FAMILY):")
-    report["workloads"] = quick_lines(out / "bench", seed=args.seed)
+    report["workloads"] = quick_lines(out / "bench", seed=seed)
     lines += [*report["workloads"], ""]
     lines.append(f"report: {out / 'report.json'}")
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.txt").write_text("\n".join(lines) + "\n")
+    folder.write_summary(report, schema="rtnerf.demo.report", version=1, name="report.json")
+    folder.write_text("report.txt", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if ok else 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,12 @@ from ..models.encoding import Format
 from ..models.image import MemoryImage, encode_table, write_image
 from ..models.quant import Quantized
 from ..params import EncodingParams
+from ..runfolder import RunFolder
 
-__all__ = ["SUMMARY_VERSION", "TableFileError", "register", "run", "summarize"]
+__all__ = ["SCHEMA", "SUMMARY_VERSION", "TableFileError", "register", "run", "summarize"]
 
-#: Version of the ``summary.json`` schema.
+#: Schema and version of ``summary.json`` (the header :class:`~rtnerf.runfolder.RunFolder` adds).
+SCHEMA = "rtnerf.encode.summary"
 SUMMARY_VERSION = 1
 
 
@@ -82,8 +83,9 @@ def summarize(image: MemoryImage, quantized: Quantized) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-serialisable summary: rows per format, non-zeros, bits (payload, directory,
-        padding), bits per non-zero, bytes versus dense, and the quantisation errors.
+        JSON-serialisable summary (without the run folder's header): rows per format,
+        non-zeros, bits (payload, directory, padding), bits per non-zero, bytes versus dense,
+        and the quantisation errors.
     """
     lay = image.layout
     rows, columns = image.shape
@@ -98,8 +100,6 @@ def summarize(image: MemoryImage, quantized: Quantized) -> dict[str, Any]:
         return bits / nonzeros if nonzeros else None
 
     return {
-        "schema": "rtnerf.encode.summary",
-        "version": SUMMARY_VERSION,
         "table": {
             "rows": rows,
             "columns": columns,
@@ -174,12 +174,9 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(image, quantized)
     text = _text(summary, args.table, args.output)
     if args.report:
-        try:
-            args.report.mkdir(parents=True, exist_ok=True)
-            (args.report / "config.yaml").write_text(params.to_yaml())
-            (args.report / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            (args.report / "summary.txt").write_text(text + "\n")
-        except OSError as exc:
-            raise RtnerfError(f"{args.report}: cannot write report: {exc.strerror}") from None
+        with RunFolder(args.report) as folder:
+            folder.write_text("config.yaml", params.to_yaml())
+            folder.write_summary(summary, schema=SCHEMA, version=SUMMARY_VERSION)
+            folder.write_text("summary.txt", text + "\n")
     print(text)
     return 0

@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+        from ..runfolder import write_file
+
+        write_file(args.output, text)
         print(
             f"wrote {args.output} ({block.name}, {len(text.splitlines())} lines, "
             f"params {params.digest()})",

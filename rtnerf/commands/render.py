@@ -13,14 +13,16 @@ summary live in :mod:`rtnerf.workloads.nerf.study`.
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from ..errors import RtnerfError
+from ..runfolder import RunFolder, progress
 
 __all__ = ["register", "run"]
 
@@ -93,28 +95,24 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the views; write PNGs, ``summary.json`` and ``summary.txt``; print the summary."""
+    _check(args)
+    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with RunFolder(out) as folder:
+        return _render(args, folder)
+
+
+def _png(folder: RunFolder, name: str, image: np.ndarray) -> None:
     import matplotlib.pyplot as plt
 
+    buf = io.BytesIO()
+    plt.imsave(buf, image, format="png")
+    folder.write_bytes(name, buf.getvalue())
+
+
+def _render(args: argparse.Namespace, folder: RunFolder) -> int:
     from ..workloads.nerf import render as rd
     from ..workloads.nerf import study
     from ..workloads.nerf.fit import load_or_fit
-
-    _check(args)
-    out = args.output or Path("runs") / f"render-{args.scene}-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot create run folder: {exc.strerror}") from None
-
-    def fit(**sparse: Any) -> Any:
-        return load_or_fit(
-            args.scene,
-            args.grid,
-            args.density_components,
-            args.app_components,
-            progress=lambda msg: tqdm.write(f"rtnerf render: {msg}"),
-            **sparse,
-        )
 
     datapath = None
     if args.datapath:
@@ -132,6 +130,17 @@ def run(args: argparse.Namespace) -> int:
             )
         except (TypeError, ValueError) as exc:
             raise RtnerfError(f"datapath: {exc}") from None
+
+    def fit(**sparse: Any) -> Any:
+        return load_or_fit(
+            args.scene,
+            args.grid,
+            args.density_components,
+            args.app_components,
+            progress=lambda msg: tqdm.write(f"rtnerf render: {msg}"),
+            **sparse,
+        )
+
     model = fit()
     variants = []
     for d in args.density:
@@ -141,13 +150,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             variants.append(study.Variant(d, model, "prune"))
     cams = rd.orbit_cameras(args.views, args.resolution)
-    bar = tqdm(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
+    bar = progress(total=len(cams) * (1 + len(variants)), desc=f"render {args.scene}", unit="frame")
     result = study.run_study(
         model,
         cams,
         variants,
         args.pipeline,
-        on_image=lambda name, image: plt.imsave(out / f"{name}.png", image),
+        on_image=lambda name, image: _png(folder, f"{name}.png", image),
         on_frame=bar.update,
         datapath=datapath,
     )
@@ -155,11 +164,11 @@ def run(args: argparse.Namespace) -> int:
     summary = study.summary(result)
     summary["refit"] = args.refit
     text = study.summary_text(summary)
-    try:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out / "summary.txt").write_text(text + "\n")
-    except OSError as exc:
-        raise RtnerfError(f"{out}: cannot write summary: {exc.strerror}") from None
+    # The run folder writes schema, version, rtnerf and machine first.
+    for key in ("schema", "version", "machine"):
+        summary.pop(key)
+    folder.write_summary(summary, schema="rtnerf.render.summary", version=study.SUMMARY_VERSION)
+    folder.write_text("summary.txt", text + "\n")
     print(text)
-    print(f"  wrote {out}")
+    print(f"  wrote {folder.path}")
     return 0

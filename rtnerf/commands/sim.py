@@ -19,6 +19,26 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """Argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+#: Largest ``--seed`` (cocotb and the simulators take 32-bit seeds).
+MAX_SEED = (1 << 32) - 1
+
+
+def seed(text: str) -> int:
+    """Argparse type of ``--seed``: an integer from 0 to :data:`MAX_SEED`."""
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, not {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sim`` subcommand."""
     from ..sim.toolchain import SIMULATORS
@@ -36,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=SIMULATORS,
         help="default: the first available of " + ", ".join(SIMULATORS),
     )
-    p.add_argument("--seed", type=int, default=1, help="stimulus seed (default 1)")
+    p.add_argument("--seed", type=seed, default=1, help="stimulus seed (default 1)")
     p.add_argument(
         "--count",
         type=positive_int,
@@ -107,7 +127,7 @@ def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) 
     """
     from ..models.golden.embedding_lookup_unit import check_trace
     from ..models.image import read_image
-    from ..models.trace import read_trace
+    from ..models.trace import TraceFormatError, read_trace
 
     if trace is None:
         if images:
@@ -117,7 +137,12 @@ def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) 
         raise ConfigError(f"--trace runs on the engine, not on {block}")
     if not images:
         raise ConfigError("--trace needs its tables: give --image IMG for table 0, 1, ...")
-    check_trace(params.unit, [read_image(path) for path in images], read_trace(trace))
+    tables, requests = [read_image(path) for path in images], read_trace(trace)
+    try:
+        check_trace(params.unit, tables, requests)
+    except (ConfigError, TraceFormatError) as exc:  # they do not fit the design: name them
+        files = ", ".join(str(path) for path in images)
+        raise ConfigError(f"{trace} on {files}: {exc}") from None
     return "test_trace$", {
         "trace": str(trace.resolve()),
         "images": [str(path.resolve()) for path in images],
@@ -126,6 +151,7 @@ def trace_arguments(block: str, params, trace: Path | None, images: list[Path]) 
 
 def run(args: argparse.Namespace) -> int:
     """Build and co-simulate; print the summary; exit 1 if it failed."""
+    from ..runfolder import RunFolder
     from ..sim.runner import build, cosim
 
     block = get_block(args.block)
@@ -133,11 +159,13 @@ def run(args: argparse.Namespace) -> int:
     testcase, tb_args = trace_arguments(block.name, params, args.trace, args.image)
     simulator = pick_simulator(args.simulator)
     run_dir = args.output or Path("runs") / f"sim-{block.name}-{simulator}-s{args.seed}"
-    print(f"building {block.name} ({params.digest()}) on {simulator} ...", file=sys.stderr)
-    built = build(block, params, simulator, waves=args.waves)
-    summary = cosim(
-        built, run_dir=run_dir, seed=args.seed, count=args.count, testcase=testcase, tb_args=tb_args
-    )
+    with RunFolder(run_dir) as folder:  # locked before the build: a second run stops at once
+        print(f"building {block.name} ({params.digest()}) on {simulator} ...", file=sys.stderr)
+        built = build(block, params, simulator, waves=args.waves)
+        summary = cosim(
+            built, run_dir=folder, seed=args.seed, count=args.count, testcase=testcase,
+            tb_args=tb_args,
+        )  # fmt: skip
     print(format_summary(summary))
     print(f"run folder: {run_dir}" + (f" (waves: {summary['waves']})" if args.waves else ""))
     if not summary["passed"]:

@@ -4,7 +4,7 @@ from .adder_search_tree import AdderSearchTreeParams, Op
 from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
 from .dram import DramParams
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
-from .encoding import EncodingParams
+from .encoding import EncodingParams, Format
 from .engine import EngineParams
 from .hybrid_row_decoder import HybridRowDecoderParams
 from .memory_port import MemoryPortParams
@@ -18,6 +18,7 @@ __all__ = [
     "EmbeddingLookupUnitParams",
     "EncodingParams",
     "EngineParams",
+    "Format",
     "HybridRowDecoderParams",
     "MemoryPortParams",
     "Op",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, user_key
 
 __all__ = [
     "CONFIG_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "Params",
     "check_choice",
     "check_int",
+    "read_yaml",
 ]
 
 #: The only configuration file version this release reads.
@@ -90,6 +92,64 @@ def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
         raise ValueError(f"`{name}` must be one of {allowed}, not {value!r}")
 
 
+def _check_finite(node: Any, where: str) -> None:
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"`{where or 'the document'}` must be a finite number, not {node!r}")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_finite(value, f"{where}.{user_key(key)}" if where else user_key(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_finite(value, f"{where}[{i}]")
+
+
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """Read a YAML file written by a user: UTF-8, plain data, finite numbers.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    what : str
+        What the file is, for messages ("config", "study").
+
+    Returns
+    -------
+    object
+        The document (``None`` for an empty file).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file: it cannot be read, is not UTF-8, is not valid YAML (the first line of
+        the parser's message), or holds ``.inf`` or ``.nan`` (naming the key).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a UTF-8 text file (byte {data[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    try:
+        _check_finite(doc, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {what} nested too deeply (or refers to itself)") from None
+    return doc
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params:
     """Base class of all params dataclasses.
@@ -135,10 +195,11 @@ class Params:
         if kind != cls.kind:
             raise ConfigError(f"`kind` must be {cls.kind!r} for these params, not {kind!r}")
         allowed = cls.field_names()
-        unknown = sorted(set(values) - set(allowed))
+        unknown = sorted(set(values) - set(allowed), key=str)
         if unknown:
             raise ConfigError(
-                f"unknown key `{unknown[0]}` in {cls.kind} params; allowed: {', '.join(allowed)}"
+                f"unknown key `{user_key(unknown[0])}` in {cls.kind} params; allowed: "
+                f"{', '.join(allowed)}"
             )
         for name, sub in cls.nested.items():
             if name in values and not isinstance(values[name], Params):
@@ -155,18 +216,12 @@ class Params:
         Raises
         ------
         ConfigError
-            If the file is missing, is not valid YAML, lacks ``version`` or has unknown keys.
+            If the file is missing, is not UTF-8 or valid YAML (:func:`read_yaml`), lacks
+            ``version`` or has unknown keys.
             Field errors are re-raised as :class:`ConfigError` prefixed with the file name.
         """
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-        try:
-            mapping = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
+        mapping = read_yaml(path)
         if not isinstance(mapping, dict) or "version" not in mapping:
             raise ConfigError(f"{path}: a config must be a mapping with a `version:` key")
         try:

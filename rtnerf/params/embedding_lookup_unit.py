@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from .base import Params, check_choice, check_int
 from .hybrid_row_decoder import HybridRowDecoderParams
 
@@ -13,6 +15,7 @@ POOLINGS = ("sum", "mean", "weighted")
 ROUNDINGS = ("truncate", "nearest")
 OVERFLOWS = ("saturate", "wrap")
 PAIRWISE = ("none", "dot", "l2")
+DIRECTORIES = ("dram", "sram")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -61,6 +64,40 @@ class EmbeddingLookupUnitParams(Params):
         cached unit reads whole rows, for ELEMENT requests too, and keeps each row as the
         decoder's beats (up to ``dim`` of them).
 
+    inflight : int
+        Request slots, 1 to 64: the bag requests the unit holds between taking them and
+        finishing them, each with its directory entry and its payload words (the slot buffer,
+        ``inflight * slot_words`` words of on-chip memory). The front end runs ahead of the
+        decoder through them: it reads a slot's entry, then issues its payload read, while the
+        decoder works on older slots; the memory answers them while it waits. Sizing (Little's
+        law): a slot is held for its memory round trip ``R`` (DRAM latency, plus the port's and
+        the routing's pipeline; plus a second round trip for the entry with ``directory:
+        dram``) and then for its decode time ``D`` (about ``dim`` cycles for a DENSE row, ``nnz``
+        for a sparse one), so a unit that never waits for memory needs ``inflight >= R / D + 1``;
+        and an engine at DRAM bandwidth ``B`` bytes per cycle needs ``units * inflight >= R * B /
+        bytes per lookup`` lookups in flight. The default, 4, covers ``R`` = 40-cycle DRAM plus
+        about 10 cycles of pipeline for rows down to ``D`` of 17 cycles, and at the default
+        engine (12 units, 16 B/cycle, 128-byte rows) 48 lookups in flight against the 7 that
+        the bandwidth needs (the margin absorbs queueing at the DRAM near saturation).
+    directory : str
+        Where the rows' directory entries come from. ``dram``: each request reads its row's
+        entry from the table's image (one memory request, one DRAM burst) before its payload.
+        ``sram``: each unit holds a copy of the directories of its tables, ``directory_rows``
+        entries per table, written on ``i_dir`` (the engine loads them from DRAM once, when a
+        base address is written); requests then read only their payload. Tables written with a
+        row ``stride`` (images stored all-DENSE, ``force_format: dense``) need no directory in
+        either mode: their payload address is computed.
+    directory_rows : int
+        Rows of each table the directory SRAM holds (``directory: sram``), 1 to 65536; a table
+        with more rows is rejected. The SRAM is ``tables * directory_words`` words.
+    entry_cache_lines : int
+        With ``directory: dram``, an entry cache for tables too big for the SRAM: 0 (none) or
+        a power of two from 2 to 1024 lines, direct-mapped, each holding the memory word
+        (``word_width / entry_width`` entries) a miss read; line ``k mod lines`` for word
+        ``k = row // entries per word`` of a table (the table id above the row bits). A hit
+        reads no entry from DRAM; a request whose line is being filled waits for it, so hits
+        depend only on the order of requests (:func:`rtnerf.models.dram.cache_hits`, one way).
+
     pairwise : str
         ``none``, or a stage that scores bags in pairs (bag ``2k`` with bag ``2k + 1``, both
         ROW bags, pooled as above to ``u`` and ``v``) and emits one beat of three exact
@@ -80,13 +117,13 @@ class EmbeddingLookupUnitParams(Params):
 
     dim: int = 64
     value_width: int = 16
-    word_width: int = 64
+    word_width: int = 128
     entry_width: int = 64
     coord_width: int | None = None
     leaves: int = 8
     window: int = 8
     coo_capacity: int | None = None
-    row_width: int = 16
+    row_width: int = 20
     address_width: int = 32
     tables: int = 2
     weight_width: int = 16
@@ -97,10 +134,14 @@ class EmbeddingLookupUnitParams(Params):
     rounding: str = "nearest"
     overflow: str = "saturate"
     max_bag: int = 64
-    lanes: int = 4
+    lanes: int = 8
     cache_ways: int = 0
     cache_sets: int = 1
     pairwise: str = "none"
+    inflight: int = 4
+    directory: str = "dram"
+    directory_rows: int = 1024
+    entry_cache_lines: int = 0
 
     def __post_init__(self) -> None:
         self.decoder  # noqa: B018 - validates the decoder's fields, naming them
@@ -134,6 +175,26 @@ class EmbeddingLookupUnitParams(Params):
             )
         if self.dim % self.lanes:
             raise ValueError(f"`lanes` must divide `dim` {self.dim}, not {self.lanes}")
+        check_int("inflight", self.inflight, minimum=1, maximum=64)
+        check_choice("directory", self.directory, DIRECTORIES)
+        check_int("directory_rows", self.directory_rows, minimum=1, maximum=65536)
+        if self.directory == "sram" and self.word_width < self.entry_width:
+            raise ValueError(
+                f"`directory: sram` needs words at least as wide as an entry: `word_width` "
+                f"{self.word_width} < `entry_width` {self.entry_width}"
+            )
+        check_int("entry_cache_lines", self.entry_cache_lines, minimum=0, maximum=1024)
+        if self.entry_cache_lines:
+            check_int(
+                "entry_cache_lines", self.entry_cache_lines, minimum=2, maximum=1024,
+                power_of_two=True,
+            )  # fmt: skip
+            if self.directory != "dram" or self.word_width < self.entry_width:
+                raise ValueError(
+                    "`entry_cache_lines` needs `directory: dram` and words at least as wide as "
+                    f"an entry, not `directory: {self.directory}`, `word_width` "
+                    f"{self.word_width}, `entry_width` {self.entry_width}"
+                )
 
     @property
     def decoder(self) -> HybridRowDecoderParams:
@@ -180,6 +241,40 @@ class EmbeddingLookupUnitParams(Params):
     def shift(self) -> int:
         """Fraction bits of the scaled accumulator, ``s``."""
         return self.weight_frac_bits * (2 if self.pooling == "mean" else 1)
+
+    @property
+    def slot_words(self) -> int:
+        """Words of a request slot: the longest payload of a row the decoder reads."""
+        d = self.decoder
+        coo = -(-d.capacity * (d.coord_bits + self.value_width) // self.word_width)
+        return max(d.max_row_words, coo, 1)
+
+    @property
+    def entry_words(self) -> int:
+        """Words of one directory entry (2 for 64-bit entries on 32-bit words, else 1)."""
+        return -(-self.entry_width // self.word_width)
+
+    @property
+    def directory_words(self) -> int:
+        """Words of one table's directory in the directory SRAM (``directory: sram``)."""
+        return -(-self.directory_rows * self.entry_width // self.word_width)
+
+    @property
+    def entry_key_shift(self) -> int:
+        """log2 of the entries per memory word: the row bits below an entry cache key."""
+        return max(0, (self.word_width // self.entry_width).bit_length() - 1)
+
+    def entry_keys(self, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """The entry cache's keys of requests: the entries' memory word, table id above."""
+        shift = self.entry_key_shift
+        return (np.asarray(table, np.int64) << (self.row_width - shift)) | (
+            np.asarray(row, np.int64) >> shift
+        )
+
+    @property
+    def slot_width(self) -> int:
+        """Bits of a slot index."""
+        return max(1, (self.inflight - 1).bit_length())
 
     def reciprocal(self, n: int) -> int:
         """``R(n)``, the mean's fixed-point reciprocal of a bag of ``n`` requests."""

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 from .base import Params, check_choice, check_int
 
-__all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "EncodingParams"]
+__all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "PLACEMENTS", "EncodingParams", "Format"]
+
+
+class Format(enum.IntEnum):
+    """Storage format of one row; the value is the 2-bit code in the row directory.
+
+    The codes are in decode-speed order, so the lowest code wins a cost tie. The encoder
+    (:mod:`rtnerf.models.encoding`), the memory image, the golden models and the RTL all take
+    the codes from here.
+    """
+
+    EMPTY = 0
+    DENSE = 1
+    BITMAP = 2
+    COO = 3
+
 
 #: Values accepted by :attr:`EncodingParams.force_format` besides ``None``.
 FORCE_FORMATS = ("dense", "bitmap", "coo")
+
+#: Values of :attr:`EncodingParams.placement`.
+PLACEMENTS = ("packed", "bursts")
 
 #: Widest coordinate field: a table may have at most ``2**MAX_COORD_WIDTH`` columns.
 MAX_COORD_WIDTH = 24
@@ -35,6 +54,14 @@ class EncodingParams(Params):
     align_rows : bool
         Start the payload and every non-empty row on a burst boundary (pads each row to whole
         bursts), so that no burst is shared by two rows.
+    placement : str
+        Where rows go when ``align_rows`` is false. ``packed`` (the default): each row right
+        after the previous one, the smallest image; a row may then touch one burst more than
+        its size needs. ``bursts``: each row where it touches the fewest bursts its size allows
+        (``ceil(words / burst_words)``), skipping to the next burst boundary only when it would
+        touch one more; the payload starts on a burst boundary. A table of DENSE rows keeps a
+        fixed row stride (the smallest that never costs an extra burst), so it stays
+        addressable without its directory. Costs image size (``docs/memory-image.md``).
     force_format : str or None
         ``None`` chooses the cheapest format per row; ``"dense"``, ``"bitmap"`` or ``"coo"``
         stores every row (all-zero rows included) in that one format, for studies.
@@ -54,6 +81,7 @@ class EncodingParams(Params):
     word_width: int = 64
     burst_bytes: int = 64
     align_rows: bool = False
+    placement: str = "packed"
     force_format: str | None = None
     coord_width: int | None = None
     entry_width: int = 64
@@ -70,6 +98,7 @@ class EncodingParams(Params):
         )
         if not isinstance(self.align_rows, bool):
             raise TypeError(f"`align_rows` must be a bool, not {self.align_rows!r}")
+        check_choice("placement", self.placement, PLACEMENTS)
         if self.force_format is not None:
             check_choice("force_format", self.force_format, (None, *FORCE_FORMATS))
         if self.coord_width is not None:

@@ -20,11 +20,16 @@ class EngineParams(Params):
     Parameters
     ----------
     units : int
-        Embedding lookup units, 1 to 8. Bag ``b`` of a trace runs on unit ``b mod units``
+        Embedding lookup units, 1 to 64. Bag ``b`` of a trace runs on unit ``b mod units``
         (with the unit's pairwise stage, both bags of pair ``k`` on unit ``k mod units``).
     queue_depth : int
         Bag requests queued in front of each unit, 0 (none: the next bag waits until this
         unit took the last request of its bag) to 1024.
+    out_depth : int
+        Pooled beats queued behind each unit, 0 (none) to 1024. Outputs leave in bag order, so
+        without a queue a unit that finishes a bag waits in its drain until every earlier bag
+        (on the other units) has left; with one it drains into the queue and starts its next
+        bag. Two bags' beats (``2 * dim / lanes``) absorb the usual spread of bag lengths.
     unit : EmbeddingLookupUnitParams
         Every unit's design point (a mapping in YAML).
     port : MemoryPortParams
@@ -43,15 +48,17 @@ class EngineParams(Params):
         "dram": DramParams,
     }
 
-    units: int = 2
+    units: int = 12
     queue_depth: int = 64
+    out_depth: int = 16
     unit: EmbeddingLookupUnitParams = dataclasses.field(default_factory=EmbeddingLookupUnitParams)
     port: MemoryPortParams = dataclasses.field(default_factory=MemoryPortParams)
     dram: DramParams = dataclasses.field(default_factory=DramParams)
 
     def __post_init__(self) -> None:
-        check_int("units", self.units, minimum=1, maximum=8)
+        check_int("units", self.units, minimum=1, maximum=64)
         check_int("queue_depth", self.queue_depth, minimum=0, maximum=1024)
+        check_int("out_depth", self.out_depth, minimum=0, maximum=1024)
         for name, cls in self.nested.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"`{name}` must be {cls.__name__}, not {getattr(self, name)!r}")
@@ -65,7 +72,7 @@ class EngineParams(Params):
                 f"`dram.burst_bytes` must be from a word ({self.port.word_bytes}) to one AXI "
                 f"burst of the port ({most}), not {self.dram.burst_bytes}"
             )
-        need = self.unit.decoder.max_row_words
+        need = self.unit.slot_words
         if self.port.max_request < need:
             raise ValueError(
                 f"`port.len_width` {self.port.len_width} is too narrow: a row takes up to {need} "

@@ -31,17 +31,17 @@ class MemoryPortParams(Params):
         No burst crosses a multiple of this many bytes: a power of two from ``word_width / 8``
         to 4096. 4096 is AXI's rule; the DRAM burst size gives one AXI burst per DRAM burst.
     outstanding : int
-        Most AXI bursts in flight (address sent, last beat not yet received), 1 to 64.
+        Most AXI bursts in flight (address sent, last beat not yet received), 1 to 256.
     """
 
     kind = "memory_port"
 
-    word_width: int = 64
+    word_width: int = 128
     address_width: int = 32
     len_width: int = 8
     max_burst: int = 16
     boundary_bytes: int = 4096
-    outstanding: int = 8
+    outstanding: int = 32
 
     def __post_init__(self) -> None:
         check_int("word_width", self.word_width, minimum=32, maximum=512, power_of_two=True)
@@ -55,7 +55,7 @@ class MemoryPortParams(Params):
             maximum=4096,
             power_of_two=True,
         )
-        check_int("outstanding", self.outstanding, minimum=1, maximum=64)
+        check_int("outstanding", self.outstanding, minimum=1, maximum=256)
 
     @property
     def word_bytes(self) -> int:

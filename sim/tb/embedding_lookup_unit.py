@@ -13,10 +13,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from ...models.cases.embedding_lookup_unit import Run, directed_run, random_run
+from ...models.cases.embedding_lookup_unit import Run, directed_run, random_run, slots_run
 from ...models.golden.embedding_lookup_unit import evaluate, scores
+from ...models.golden.engine import table_descriptor
 from ...params.embedding_lookup_unit import EmbeddingLookupUnitParams
 from ...rtl.embedding_lookup_unit import layouts
+from ...rtl.request_slots import layouts as slot_layouts
 from ..layout import pack
 from ..memory import MemoryResponder, WordMemory, place
 from ..stream import (
@@ -34,11 +36,27 @@ from ..stream import (
 TESTS = [f"test_stream/combo={i}" for i in range(len(COMBOS))]
 
 
+def directory_writes(params: EmbeddingLookupUnitParams, images) -> list[int]:
+    """``i_dir`` payloads that fill the directory SRAM with the directory tables' entries."""
+    if params.directory != "sram":
+        return []
+    layout = slot_layouts(params)["directory"]
+    out = []
+    for t, image in enumerate(images):
+        if not image.row_stride:
+            for k in range(image.layout.directory_words):
+                out.append(pack(layout, {"table": t, "index": k, "word": image.word(k)}))
+    return out
+
+
 def stimulus(params: EmbeddingLookupUnitParams, run: Run):
-    """Memory words, base writes, request payloads and expected pooled beats of a run."""
+    """Memory words, table descriptor writes, request payloads and expected pooled beats."""
     request_layout, base_layout, pooled_layout = layouts(params)
     words, bases = place(run.images)
-    base_writes = [pack(base_layout, {"table": t, "addr": a}) for t, a in enumerate(bases)]
+    base_writes = [
+        pack(base_layout, {"table": t, "addr": a, **table_descriptor(run.images[t])})
+        for t, a in enumerate(bases)
+    ]
     mask = (1 << params.weight_width) - 1
     t = run.trace
     requests = [
@@ -81,30 +99,43 @@ def stimulus(params: EmbeddingLookupUnitParams, run: Run):
     return words, base_writes, requests, expected
 
 
-async def run_bags(dut, params, run: Run, rng, memory, *, idle, backpressure):
-    """Write the table bases, then run ``run``'s bags against ``memory``.
+async def run_bags(dut, params, run: Run, rng, memory, *, idle, backpressure, engine=False):
+    """Write the table descriptors (and the unit's directory SRAM), then run ``run``'s bags.
 
     ``memory(words)`` returns the component that serves the toplevel's memory ports from the
-    laid-out tables. Returns the scoreboard and the cycles the bags took.
+    laid-out tables (the ``engine``'s also serves its directory loads while the descriptors are
+    written; the unit's directory SRAM is written on ``i_dir``). Returns the scoreboard and the
+    cycles from the first descriptor write to the last pooled beat.
     """
     words, base_writes, requests, expected = stimulus(params, run)
     await FallingEdge(dut.clk)
-    base_source = StreamSource(dut, "i_base", rng)
-    base_source.extend(base_writes)
-    await run_cycles(dut.clk, [base_source], lambda: not base_source.queue, len(base_writes) + 2)
+    writes = [StreamSource(dut, "i_base", rng)]
+    writes[0].extend(base_writes)
+    if not engine:  # the unit alone: its directory SRAM written directly
+        writes.append(StreamSource(dut, "i_dir", rng))
+        writes[1].extend(directory_writes(params, run.images))
+    # The engine loads directories from its memory while it takes the descriptors.
+    loader = [memory(words)] if engine else []
+    setup = await run_cycles(
+        dut.clk,
+        writes + loader,
+        lambda: not any(w.queue for w in writes),
+        sum(len(w.queue) for w in writes) * 64 + 10_000,
+    )
     await FallingEdge(dut.clk)
-    base_source.valid.value = 0
+    for w in writes:
+        w.valid.value = 0
     board = Scoreboard(expected)
     source = StreamSource(dut, "i_req", rng, idle=idle)
     source.extend(requests)
     sink = StreamSink(dut, "o_pooled", rng, board, backpressure=backpressure)
     cycles = await run_cycles(
         dut.clk,
-        [source, sink, memory(words)],
+        [source, sink, *(loader or [memory(words)])],
         lambda: board.done,
         max_cycles=400 * len(requests) + 1000,
     )
-    return board, cycles
+    return board, setup + cycles
 
 
 async def stream_test(dut, combo: int, params, unit, memory, start_ports) -> None:
@@ -127,14 +158,25 @@ async def stream_test(dut, combo: int, params, unit, memory, start_ports) -> Non
     Clock(dut.clk, 10, unit="ns").start()
     await reset(dut)
     rng = np.random.default_rng([args["seed"], combo])
-    runs = [directed_run(unit), random_run(unit, rng, max(1, -(-args["count"] // len(COMBOS))))]
+    runs = [
+        directed_run(unit),
+        random_run(unit, rng, max(1, -(-args["count"] // len(COMBOS)))),
+        slots_run(unit, rng),
+    ]
     totals = {"mismatches": 0, "unexpected": 0, "cycles": 0}
     for run in runs:
         component, counters = memory(
             rng, int(rng.integers(1, 33)), idle=idle, backpressure=backpressure
         )
         board, cycles = await run_bags(
-            dut, unit, run, rng, component, idle=idle, backpressure=backpressure
+            dut,
+            unit,
+            run,
+            rng,
+            component,
+            idle=idle,
+            backpressure=backpressure,
+            engine=params is not unit,
         )
         totals["mismatches"] += board.mismatches
         totals["unexpected"] += board.unexpected
@@ -173,5 +215,12 @@ async def test_stream(dut, combo):
 
         return component, lambda run: {}
 
-    ports = ("i_req__valid", "i_base__valid", "i_data__valid", "o_req__ready", "o_pooled__ready")
+    ports = (
+        "i_req__valid",
+        "i_base__valid",
+        "i_dir__valid",
+        "i_data__valid",
+        "o_req__ready",
+        "o_pooled__ready",
+    )
     await stream_test(dut, combo, params, params, memory, ports)

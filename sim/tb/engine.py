@@ -147,7 +147,7 @@ async def test_trace(dut):
         max_outstanding=d.max_outstanding,
     )
     board, cycles = await run_bags(
-        dut, params.unit, run, rng, component, idle=0.0, backpressure=0.0
+        dut, params.unit, run, rng, component, idle=0.0, backpressure=0.0, engine=True
     )
     t = run.trace
     record = {

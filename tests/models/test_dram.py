@@ -13,10 +13,12 @@ from rtnerf.params import EncodingParams
 SETTINGS = settings(max_examples=50, derandomize=True, deadline=None)
 
 
-def naive_account(image, rows, cols, burst_bytes, cache_rows):
+def naive_account(image, rows, cols, burst_bytes, cache_rows, directory=None, whole=False):
     """Per-request (burst ids, cause per burst, words, hit), straight from the policy.
 
     Burst ids are listed memory request by memory request (entry; payload part; value).
+    ``directory`` (per request, default all) says which requests read their entry; ``whole``:
+    element requests on BITMAP and COO rows read the whole payload (the request slots').
     """
     lay = image.layout
     w = lay.word_width
@@ -36,11 +38,15 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows):
                 cache.popitem(last=False)
             c = -1
         fmt, nnz, offset = naive.entry(image, r)
+        if whole and fmt in (2, 3):
+            c = -1
         base = offset * w
         vstart = {2: lay.columns, 3: nnz * lay.coord_width}.get(fmt, 0)
         bv = lay.value_width
         # (start bit, end bit, cause, memory request)
         ranges = [(r * lay.entry_width, (r + 1) * lay.entry_width, Cause.DIRECTORY, 0)]
+        if directory is not None and not directory[q]:
+            ranges = []
         index_cause = Cause.BITMAP if fmt == 2 else Cause.COORDINATES
         if c < 0:
             ranges.append((base, base + vstart, index_cause, 1))
@@ -84,6 +90,7 @@ def cases(draw):
         word_width=word_width,
         burst_bytes=draw(st.sampled_from([1, 2, 4])) * word_width // 8,
         align_rows=draw(st.booleans()),
+        placement=draw(st.sampled_from(["packed", "bursts"])),
         force_format=draw(st.sampled_from([None, None, "dense", "bitmap", "coo"])),
         entry_width=draw(st.sampled_from([32, 64])),
     )
@@ -100,16 +107,25 @@ def cases(draw):
     qcols = rng.integers(-1, columns, n) if draw(st.booleans()) else None
     burst = draw(st.sampled_from([None, p.word_bytes, 64 if p.word_bytes <= 64 else None]))
     cache_rows = draw(st.sampled_from([0, 0, 1, 3]))
-    return encode(values, p), qrows, qcols, burst, cache_rows
+    directory = draw(st.sampled_from([None, "none", "some"]))
+    if directory == "none":
+        directory = np.zeros(n, bool)
+    elif directory == "some":
+        directory = rng.random(n) < 0.5
+    whole = draw(st.booleans())
+    return encode(values, p), qrows, qcols, burst, cache_rows, directory, whole
 
 
 @SETTINGS
 @given(case=cases())
 def test_account_matches_naive_policy(case):
-    image, rows, cols, burst, cache_rows = case
-    acc = account(image, rows, cols, burst_bytes=burst, cache_rows=cache_rows)
+    image, rows, cols, burst, cache_rows, directory, whole = case
+    flags = {} if directory is None else {"directory": directory}
+    acc = account(
+        image, rows, cols, burst_bytes=burst, cache_rows=cache_rows, sparse_whole=whole, **flags
+    )
     burst_bytes = burst or image.params.burst_bytes
-    expected = naive_account(image, rows, cols, burst_bytes, cache_rows)
+    expected = naive_account(image, rows, cols, burst_bytes, cache_rows, directory, whole)
     assert acc.requests == len(rows) and acc.burst_bytes == burst_bytes
     for q, (ids, causes, words, hit, memory) in enumerate(expected):
         assert acc.bursts_of(q).tolist() == ids

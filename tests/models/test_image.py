@@ -206,7 +206,36 @@ def _forge(path, meta_edit=None, body_edit=None):
     [
         (lambda m: m["params"].update(value_width=1), None, r"corrupt image header: `value_width`"),
         (lambda m: m["params"].update(version=2), None, r"corrupt image header: `version` must"),
-        (lambda m: m.pop("scale"), None, r"corrupt image header: 'scale'"),
+        (
+            lambda m: m.pop("scale"),
+            None,
+            r"corrupt image header: `scale` must be a finite positive number, not None$",
+        ),
+        (
+            lambda m: m["layout"].update(rows=float("inf")),
+            None,
+            r"corrupt image header: `layout.rows` must be an integer >= 1, not inf$",
+        ),
+        (
+            lambda m: m["layout"].update(rows=True),
+            None,
+            r"corrupt image header: `layout.rows` must be an integer >= 1, not True$",
+        ),
+        (
+            lambda m: m.update(words="12"),
+            None,
+            r"corrupt image header: `words` must be an integer >= 0, not '12'$",
+        ),
+        (
+            lambda m: m.update(words=m["words"] + 1),
+            None,
+            r"corrupt image header: `words` \d+ does not match the \d+ bytes of data$",
+        ),
+        (
+            lambda m: m["layout"].update(align_rows=0),
+            None,
+            r"corrupt image header: layout does not match params$",
+        ),
         (
             lambda m: m["layout"].update(coord_width=9),
             None,
@@ -445,3 +474,31 @@ def test_memory_image_is_read_only():
 
 if __name__ == "__main__":
     print(example_text())
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(
+    word_width=st.sampled_from([32, 64, 128]),
+    value_width=st.sampled_from([5, 8, 16]),
+    columns=st.sampled_from([3, 16, 50, 100]),
+    density=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_burst_placement_costs_the_fewest_bursts(word_width, value_width, columns, density, seed):
+    rng = np.random.default_rng(seed)
+    hi = 1 << (value_width - 1)
+    values = rng.integers(-hi, hi, (40, columns))
+    values[rng.random(values.shape) >= density] = 0
+    p = EncodingParams(value_width=value_width, word_width=word_width, placement="bursts")
+    image = encode(values, p)
+    packed = encode(values, dataclasses.replace(p, placement="packed"))
+    formats, _, offsets = image.directory()
+    words = image.layout.row_words(image.row_bits())
+    bw = image.layout.burst_words
+    touched = np.where(words > 0, (offsets + words - 1) // bw - offsets // bw + 1, 0)
+    assert (touched == -(-words // bw)).all()  # never a burst more than the size needs
+    assert image.n_words >= packed.n_words
+    assert (expand_rows(image, np.arange(40)) == values).all()
+    if (formats == Format.DENSE).all():  # every row DENSE: a fixed stride
+        assert image.row_stride == image.layout.dense_stride > 0
+        assert (offsets == image.layout.payload_base + np.arange(40) * image.row_stride).all()

@@ -42,9 +42,12 @@ def test_sustained_throughput_statement():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"boundary_bytes": 4}, r"^`boundary_bytes` must be a power of two from 8 to 4096, not 4$"),
+        (
+            {"boundary_bytes": 4},
+            r"^`boundary_bytes` must be a power of two from 16 to 4096, not 4$",
+        ),
         ({"max_burst": 12}, r"^`max_burst` must be a power of two from 1 to 256, not 12$"),
-        ({"outstanding": 0}, r"^`outstanding` must be an integer from 1 to 64, not 0$"),
+        ({"outstanding": 0}, r"^`outstanding` must be an integer from 1 to 256, not 0$"),
     ],
 )
 def test_params_reject(fields, message):

@@ -1,6 +1,7 @@
 """Request traces: validation messages, file round trip, bags, the Zipf generator."""
 
 import dataclasses
+import io
 import json
 
 import numpy as np
@@ -76,6 +77,46 @@ def test_bad_files(tmp_path):
     np.savez(tmp_path / "v99.npz", meta=np.array(json.dumps(meta)), **small())
     with pytest.raises(TraceFormatError, match=r"trace version 99; this release reads 1"):
         read_trace(tmp_path / "v99.npz")
+
+
+def npy_bytes(array):
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda path: path.write_bytes(b""), r"t.npz: not an rtnerf trace \(empty file\)$"),
+        (
+            lambda path: np.savez(path, meta=np.array("[1, 2]"), **small()),
+            r"t.npz: not an rtnerf trace \(`meta` must be a JSON object, not list\)$",
+        ),
+        (
+            lambda path: path.write_bytes(npy_bytes(np.zeros(3))),
+            r"t.npz: not an rtnerf trace \(not an \.npz archive\)$",
+        ),
+        (
+            lambda path: np.savez(
+                path, meta=np.array(json.dumps({**Trace(**small()).meta(), "name": 3})), **small()
+            ),
+            r"t.npz: `meta.name` must be a string, not 3$",
+        ),
+        (
+            lambda path: np.savez(
+                path,
+                meta=np.array(json.dumps({"kind": "trace", "version": 1, "weight_width": 16})),
+                **small(),
+            ),
+            r"t.npz: `meta` lacks 'weight_frac_bits'$",
+        ),
+    ],
+)
+def test_malformed_files_are_one_error(tmp_path, write, message):
+    write(tmp_path / "t.npz")
+    with pytest.raises(TraceFormatError, match=message):
+        read_trace(tmp_path / "t.npz")
 
 
 def test_bounded_zipf_matches_its_distribution():

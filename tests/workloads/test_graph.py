@@ -8,6 +8,7 @@ import types
 import numpy as np
 import pytest
 
+from rtnerf.workloads import data
 from rtnerf.workloads import graph as G
 from rtnerf.workloads.kernel import design, engine_inputs, golden
 
@@ -86,7 +87,7 @@ def test_load_graph_from_folder(tmp_path):
 def test_load_graph_default_folder_is_the_graphs_dataset(tmp_path, monkeypatch):
     write_gt(tmp_path / "dolphins.gt.gz", 2, {0: [1]}, directed=False)
     asked = []
-    monkeypatch.setattr(G.data, "path", lambda name: asked.append(name) or tmp_path)
+    monkeypatch.setattr(data, "path", lambda name: asked.append(name) or tmp_path)
     assert G.load_graph("dolphins").arcs == 2
     assert asked == ["graphs"]
 
