@@ -21,6 +21,8 @@ frog      ``frog_tissues.vti`` (500 x 470 x 136 CT tissue labels)
 glove     ``glove_6B_50d_emb.npy`` (400,000 x 50 float32), ``words.txt`` (one word a line,
           row order)
 wordfreq  ``large_en.tsv`` (``word<TAB>frequency``, descending frequency)
+osu018    ``osu018_stdcells.lib``, ``osu018_stdcells.lef``, ``LICENSE`` (OSU 0.18 um standard
+          cells: the ``osu018`` target of ``rtnerf area``, :mod:`rtnerf.liberty`)
 ========  ================================================================================
 """
 
@@ -854,6 +856,30 @@ def _check_wordfreq(folder: Path) -> str:
     return f"large_en.tsv: {len(p):,} words, sum of frequencies {p.sum():.3f}"
 
 
+# --- osu018 (a standard-cell library, not a workload) --------------------------------------
+
+_OSU018 = "usr/share/qflow/tech/osu018/"
+
+
+def _build_osu018(deb: Path, out: Path, work: Path, log: Log) -> None:
+    names = {
+        f"{_OSU018}osu018_stdcells.lib": "osu018_stdcells.lib",
+        f"{_OSU018}osu018_stdcells.lef": "osu018_stdcells.lef",
+        "usr/share/doc/qflow-tech-osu018/copyright": "LICENSE",
+    }
+    log(f"osu018: extracting {', '.join(names.values())} from {deb.name}")
+    _need(out, list(names.values()), _extract_from_deb(deb, names.get, out))
+
+
+def _check_osu018(folder: Path) -> str:
+    text = (folder / "osu018_stdcells.lib").read_text(errors="replace")
+    cells = re.findall(r"^cell \((\w+)\)", text, flags=re.M)
+    flops = [c for c in cells if c.startswith("DFF")]
+    if not text.lstrip().startswith(("/*", "library")) or len(cells) < 30 or not flops:
+        raise ValueError(f"osu018_stdcells.lib: {len(cells)} cells, not the OSU 0.18 um set")
+    return f"osu018_stdcells.lib: {len(cells)} cells ({len(flops)} flip-flops)"
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 GLOVE = Dataset(
@@ -934,6 +960,18 @@ DATASETS: dict[str, Dataset] = {
             files=("large_en.tsv",),
             build=_build_wordfreq,
             check=_check_wordfreq,
+        ),
+        Dataset(
+            name="osu018",
+            description="OSU 0.18 um standard cells: Liberty timing and LEF (rtnerf area osu018)",
+            source="debian",
+            package="qflow-tech-osu018",
+            version="1.3.17+dfsg.1-3",
+            licence="GPL (qflow's technology files; OSU standard cells)",
+            download_bytes=62_296,
+            files=("osu018_stdcells.lib", "osu018_stdcells.lef", "LICENSE"),
+            build=_build_osu018,
+            check=_check_osu018,
         ),
     )
 }
