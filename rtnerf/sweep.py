@@ -15,11 +15,14 @@ to sample them, and the workload every point runs::
     sampling: grid                         # or {random: 20, seed: 1}
     workload: {trace: text, bags: 200, seed: 1}
     clock_mhz: 1000
-    area: generic                          # none (default), generic or ice40
+    area: generic                          # none (default), generic, ice40 or osu018
 
 Every point is checked before any runs. Each point runs the performance model
 (:func:`rtnerf.models.perf.engine.estimate`) and, with ``area``, Yosys through ``rtnerf area``'s
-synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``). Results go to
+synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``; ``osu018`` adds um^2 at 0.18
+um, the pre-layout Fmax and the area at the reference node, :mod:`rtnerf.physical`), and the
+energy model (:mod:`rtnerf.models.physical.energy`, pJ per bag at the reference node, the
+table's default DRAM class). Results go to
 ``RUN_DIR/results.sqlite`` as each point finishes, so a killed sweep re-run with the same
 command continues where it stopped; at the end ``results.csv`` (units in the headers),
 ``summary.json``, ``summary.txt`` and the plots are written.
@@ -51,7 +54,7 @@ STUDY_KEYS = ("version", "kind", "name", "design", "parameters", "sampling", "wo
               "clock_mhz", "area")  # fmt: skip
 WORKLOAD_KEYS = ("trace", "bags", "seed")
 ENCODINGS = ("hybrid", "dense", "bitmap", "coo")
-AREA_TARGETS = ("none", "generic", "ice40")
+AREA_TARGETS = ("none", "generic", "ice40", "osu018")
 #: Result columns and their units (the CSV headers are ``name [unit]``).
 COLUMNS = {
     "cycles": "cycles",
@@ -71,6 +74,11 @@ COLUMNS = {
     "dram_peak_bytes_per_s": "B/s",
     "bottleneck": "",
     "area_cells": "cells",
+    "area_um2": "um2",  # osu018: standard cells at 0.18 um (measured, pre-layout)
+    "fmax_mhz": "MHz",  # osu018: pre-layout Fmax at 0.18 um
+    "area_um2_node": "um2",  # osu018: scaled standard cells + SRAM macros at the reference node
+    "energy_pj_per_bag": "pJ/bag",
+    "energy_pj_per_request": "pJ/request",
     "seconds": "s",
 }
 
@@ -255,8 +263,8 @@ def point_key(point: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(point, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _area(params: EngineParams, target: str) -> int:
-    """Cells of the engine at ``params`` (synthesised once per params digest and target)."""
+def _area(params: EngineParams, target: str) -> dict[str, Any]:
+    """Area columns of the engine at ``params`` (synthesised once per digest and target)."""
     from filelock import FileLock
 
     from .registry import get_block
@@ -270,17 +278,36 @@ def _area(params: EngineParams, target: str) -> int:
     # Points differing only in the workload share a design: one synthesis, the others wait.
     with FileLock(f"{folder}.lock"):
         if record.exists():
-            return int(json.loads(record.read_text())["num_cells"])
+            return _area_columns(json.loads(record.read_text()))
         result = synthesize(verilog_path(get_block("engine"), params), "engine", target, folder)
-        cells = int(result.stat.get("num_cells"))
-        record.write_text(json.dumps({"num_cells": cells, "params": params.to_dict()}) + "\n")
-    return cells
+        doc: dict[str, Any] = {"num_cells": int(result.stat.get("num_cells"))}
+        if result.area_um2 is not None:  # the synthesis; its report is made when read
+            doc["synth"] = result.to_dict()
+        record.write_text(json.dumps({**doc, "params": params.to_dict()}) + "\n")
+    return _area_columns(doc)
+
+
+def _area_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {"area_cells": int(doc["num_cells"])}
+    if "synth" in doc:
+        from .physical import area_report
+        from .synth import SynthResult
+
+        phys = area_report(SynthResult.from_dict(doc["synth"]))
+        out["area_cells"] = int(phys["measured"]["cells"])
+        out["area_um2"] = phys["measured"]["std_cell_area_um2"]
+        out["fmax_mhz"] = phys["measured"]["fmax_mhz"]
+        out["area_um2_node"] = phys["total_area_um2_at_node"]
+    return out
 
 
 def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one point (in a worker): the performance model on the study's workload."""
     from .models.cases.engine import trace_inputs
     from .models.perf.engine import estimate
+    from .models.physical.energy import energy
+    from .models.physical.events import engine_events
+    from .models.physical.scaling import DEFAULT_NODE, node
 
     start = time.perf_counter()
     params, encoding = apply(study["base"], point)
@@ -307,8 +334,11 @@ def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> dict[str, An
         "dram_peak_bytes_per_s": params.dram.bytes_per_cycle * clock,
         "bottleneck": r.bottleneck,
     }
+    report = energy(engine_events(params, r, images, trace), at=node(DEFAULT_NODE))
+    out["energy_pj_per_bag"] = report.total_pj / r.bags
+    out["energy_pj_per_request"] = report.pj_per_lookup
     if study["area"] != "none":
-        out["area_cells"] = _area(params, study["area"])
+        out.update(_area(params, study["area"]))
     out["seconds"] = time.perf_counter() - start
     return out
 

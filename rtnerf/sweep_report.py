@@ -45,9 +45,13 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
     points = [p for _, p, _ in rows]
     results = [r for _, _, r in rows]
     has_area = bool(results) and "area_cells" in results[0]
-    cost_name = "area_cells" if has_area else "dram_bytes_per_bag"
+    has_um2 = has_area and "area_um2_node" in results[0]
+    cost_name = "area_um2_node" if has_um2 else "area_cells" if has_area else "dram_bytes_per_bag"
     cost = [r[cost_name] for r in results]
     front = pareto_front(cost, [r["throughput"] for r in results]) if results else []
+    has_energy = bool(results) and "energy_pj_per_bag" in results[0]
+    energy = [r["energy_pj_per_bag"] for r in results] if has_energy else []
+    energy_front = pareto_front(energy, [r["throughput"] for r in results]) if has_energy else []
     best = max(range(len(results)), key=lambda i: results[i]["throughput"]) if results else None
     summary = {
         "study": study.name,
@@ -59,6 +63,16 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
         "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
         "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
     }
+    if has_energy:
+        summary["pareto_energy"] = {
+            "cost": "energy_pj_per_bag",
+            "points": [points[i] for i in energy_front],
+        }
+        summary["plots"].append("pareto_energy.png")
+        summary["energy"] = (
+            "rtnerf.models.physical.energy: the default energy table and DRAM class, logic and "
+            "SRAM scaled to the reference node"
+        )
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = [k.split("+")[0].split(".")[-1] for k in keys]
     widths = [
@@ -72,7 +86,9 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
         " "
         + "".join(f"{n:<{w}}" for n, w in zip(names, widths, strict=True))
         + f"{'bags/s':>11}{'B/bag':>8}{'BW util':>9}  bottleneck"
-        + ("   cells" if has_area else ""),
+        + ("   cells" if has_area else "")
+        + (" um2@node" if has_um2 else "")
+        + ("  pJ/bag" if has_energy else ""),
     ]
     for i, (p, r) in enumerate(zip(points, results, strict=True)):
         lines.append(
@@ -81,11 +97,17 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
             + f"{r['throughput']:>11.4g}{r['dram_bytes_per_bag']:>8.0f}"
             + f"{r['bandwidth_utilisation']:>9.2f}  {r['bottleneck']:<10}"
             + (f"{r['area_cells']:>8}" if has_area else "")
+            + (f"{r['area_um2_node']:>9.3g}" if has_um2 else "")
+            + (f"{r['energy_pj_per_bag']:>8.3g}" if has_energy else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
     (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
     if results:
         _plots(points, results, front, cost_name, run_dir)
+        if has_energy:
+            _pareto(
+                points, results, energy_front, "energy_pj_per_bag", run_dir / "pareto_energy.png"
+            )
     return summary
 
 
@@ -96,8 +118,22 @@ def _save(fig: Figure, ax, title: str, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+#: Axis labels of the Pareto plots' costs.
+_COST_LABELS = {
+    "area_cells": "area [cells]",
+    "area_um2_node": "area at the reference node [um^2] (scaled 0.18 um cells + SRAM model)",
+    "dram_bytes_per_bag": "DRAM bytes per bag [B]",
+    "energy_pj_per_bag": "energy per bag [pJ] (energy model, reference node)",
+}
+
+
 def _plots(points, results, front, cost_name, run_dir: Path) -> None:
-    # Pareto: throughput against area (or DRAM bytes per bag without area).
+    _pareto(points, results, front, cost_name, run_dir / "pareto.png")
+    _other_plots(points, results, run_dir)
+
+
+def _pareto(points, results, front, cost_name, path: Path) -> None:
+    # Pareto: throughput against a cost (area, energy, or DRAM bytes per bag).
     # Front points are numbered on the plot and spelled out in a key below it (full labels
     # next to the points overlap and run off the axes).
     key_lines = [f"{n}: {_label(points[i])}" for n, i in enumerate(front, 1)]
@@ -113,12 +149,13 @@ def _plots(points, results, front, cost_name, run_dir: Path) -> None:
         ax.annotate(str(n), (x[i], y[i]), xytext=(4, -10), textcoords="offset points", fontsize=7)
     key.axis("off")
     key.text(0, 1, "\n".join(key_lines), va="top", fontsize=7, family="monospace")
-    ax.set(
-        xlabel="area [cells]" if cost_name == "area_cells" else "DRAM bytes per bag [B]",
-        ylabel="throughput [bags/s]",
-        yscale="log",
-    )
-    _save(fig, ax, "Throughput vs cost", run_dir / "pareto.png")
+    ax.set(xlabel=_COST_LABELS[cost_name], ylabel="throughput [bags/s]", yscale="log")
+    if cost_name.startswith("energy"):
+        ax.set_xscale("log")
+    _save(fig, ax, "Throughput vs cost", path)
+
+
+def _other_plots(points, results, run_dir: Path) -> None:
 
     # DRAM bytes per bag by cause, one stacked bar per point.
     fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))

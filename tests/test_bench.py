@@ -53,7 +53,7 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
     assert rc == 0
     assert tiny_family == [(True, 1)]
     for name in ("summary.json", "results.csv", "summary.txt", "throughput.png",
-                 "dram_bytes.png", "cache.png"):  # fmt: skip
+                 "dram_bytes.png", "cache.png", "energy.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     s = json.loads((out / "summary.json").read_text())
     assert s["version"] == bench.SUMMARY_VERSION and s["kind"] == "bench"
@@ -69,8 +69,14 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
         if e["implementation"] == "accelerator":
             assert e["dram_bytes_per_lookup"] > 0 and 0 < e["burst_efficiency"] <= 1
             assert e["design"]["unit.dim"] == 4
+            # The energy model's pJ/lookup, its components summing to it.
+            parts = e["energy"]["components_pj_per_lookup"]
+            assert e["energy_pj_per_lookup"] == pytest.approx(sum(parts.values()))
+            assert parts["dram/directory"] > 0 and parts["mac/mult"] > 0
         else:
             assert e["agrees"] is True
+            # RAPL package power where the machine exposes it, else None (n/a).
+            assert (e["package_w"] is None) == (e["energy_pj_per_lookup"] is None)
     k = s["kernels"][1]
     assert k["pairwise"] == "dot" and k["tables"] == [[40, 4], [6, 4]] and "cosim" not in k
     assert len(k["cache_sweep"]) == 3  # quick: no cache, one small, the largest
@@ -82,6 +88,8 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
     assert len(rows) == 1 + len(pairs)
     text = capsys.readouterr().out
     assert "text/pairs-l2" in text and "DRAM B/lookup by cause" in text and "run folder" in text
+    assert "pJ/lookup at 16 nm, 0.85 V, DRAM ddr4 (energy model)" in text
+    assert "energy_pj_per_lookup [pJ/lookup]" in rows[0]
 
 
 def test_bench_missing_data_is_one_line(tmp_path, monkeypatch, capsys):

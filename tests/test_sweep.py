@@ -124,3 +124,31 @@ def test_example_study_is_valid():
     assert len(study.points) >= 24
     keys = set(study.points[0])
     assert {"units", "unit.cache_ways", "unit.value_width", "encoding"} <= keys
+
+
+def test_energy_and_um2_columns_and_pareto_plots(tmp_path, monkeypatch):
+    """Energy per bag on every point; with osu018 the Pareto cost is um^2 at the node."""
+    import rtnerf.sweep as sweep
+
+    def fake_area(params, target):  # synthesis is `rtnerf area`'s, tested there
+        assert target == "osu018"
+        cells = 1000 * params.units
+        return {"area_cells": cells, "area_um2": 60.0 * cells, "fmax_mhz": 100.0,
+                "area_um2_node": 0.6 * cells}  # fmt: skip
+
+    monkeypatch.setattr(sweep, "_area", fake_area)
+    text = STUDY.replace("units: [1, 2, 4]", "units: [1, 2]").replace(
+        "encoding: [hybrid, dense]", "encoding: [hybrid]"
+    )
+    study = load_study(write(tmp_path, text + "area: osu018\n"))
+    summary = run_study(study, tmp_path / "run")
+    assert summary["pareto"]["cost"] == "area_um2_node"
+    assert summary["pareto_energy"]["cost"] == "energy_pj_per_bag"
+    header = (tmp_path / "run" / "results.csv").read_text().splitlines()[0]
+    for column in ("area_um2 [um2]", "fmax_mhz [MHz]", "area_um2_node [um2]",
+                   "energy_pj_per_bag [pJ/bag]", "energy_pj_per_request [pJ/request]"):  # fmt: skip
+        assert column in header
+    best = summary["best"]
+    assert best["energy_pj_per_bag"] > best["energy_pj_per_request"] > 0
+    for plot in ("pareto.png", "pareto_energy.png"):
+        assert (tmp_path / "run" / plot).stat().st_size > 10_000

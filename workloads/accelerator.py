@@ -14,7 +14,9 @@ id width, tables, bag length, pairwise stage, weight fraction bits, output width
   over the reference's largest magnitude);
 * the golden DRAM accounting (:func:`rtnerf.models.golden.engine.traffic`) replayed with row
   caches of several ``cache_sets x cache_ways`` gives hit rate and DRAM bytes per lookup per
-  cache size (:data:`CACHE_SETTINGS`).
+  cache size (:data:`CACHE_SETTINGS`);
+* the energy model (:mod:`rtnerf.models.physical.energy`) on the perf model's events gives pJ
+  per lookup by component, at the reference node with the table's default DRAM class.
 
 :func:`sample` cuts a kernel's first bags out (tables reduced to the rows they read) for an RTL
 co-simulation, which lives with the simulators (:mod:`rtnerf.bench`).
@@ -31,6 +33,9 @@ import numpy as np
 
 from ..models.golden.engine import traffic
 from ..models.perf.engine import estimate
+from ..models.physical.energy import energy
+from ..models.physical.events import engine_events
+from ..models.physical.scaling import DEFAULT_NODE, node
 from ..params import EngineParams
 from .baselines import relative_error
 from .kernel import BagKernel, design, engine_inputs, golden
@@ -176,8 +181,9 @@ def evaluate(
         ``dram_bytes_per_lookup``, ``dram_bytes_per_lookup_by_cause`` (:data:`CAUSES`),
         ``useful_bytes`` (every lookup's row at the value width), ``burst_efficiency``,
         ``bandwidth_utilisation``, ``bottleneck``, ``cache_hit_rate``,
-        ``fixed_point_error``, ``cache_sweep`` (:func:`cache_sweep`) and ``model_s`` (the
-        models' wall time).
+        ``fixed_point_error``, ``cache_sweep`` (:func:`cache_sweep`), ``energy``
+        (:meth:`~rtnerf.models.physical.energy.EnergyReport.to_dict`),
+        ``energy_pj_per_lookup`` and ``model_s`` (the models' wall time).
     """
     if not clock_hz > 0:
         raise ValueError(f"`clock_hz` must be positive, not {clock_hz!r}")
@@ -197,6 +203,7 @@ def evaluate(
     dram = perf.traffic.total_bytes
     rates = perf.per_second(clock_hz)
     causes = perf.traffic.bytes_by_cause()
+    joules = energy(engine_events(params, perf, images, trace), at=node(DEFAULT_NODE))
     return {
         "design": overrides(params),
         "params": params.to_dict(),
@@ -216,5 +223,7 @@ def evaluate(
         "cache_hit_rate": 1.0 - misses / n,
         "fixed_point_error": error,
         "cache_sweep": cache_sweep(params, images, trace, cache_settings, progress=progress),
+        "energy": joules.to_dict(),
+        "energy_pj_per_lookup": joules.pj_per_lookup,
         "model_s": time.perf_counter() - start,
     }

@@ -5,7 +5,10 @@ the chosen pipeline for every ``--density``: the model's factor planes magnitude
 density, quantised and hybrid-encoded (:mod:`rtnerf.workloads.nerf.storage`; density 1 is the
 unpruned model, only quantised). Each frame's PSNR against the reference, its work counters,
 embedding element reads and DRAM bytes per storage (each needed burst of the touched rows once
-per frame) go to ``summary.json``; images to ``view_VVV_dD.png``.
+per frame) go to ``summary.json``; images to ``view_VVV_dD.png``. The accelerator's energy per
+frame (mJ, hybrid storage, by component; :func:`rtnerf.models.physical.events.render_frame_events`
+on the frame's counters, at the reference node and default DRAM class) goes with them, and a
+stacked plot to ``energy.png``.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             )
     bar.close()
 
+    frame_energy = _frame_energy(model, per_density)
     ref_samples = _mean(ref_rows, "samples_generated")
     ref_evals = _mean(ref_rows, "samples_evaluated")
     results = []
@@ -164,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
                 },
                 "model_bytes": {s: e.nbytes for s, e in encoded.items()},
                 "frame_seconds": _mean(rows, "seconds"),
+                "energy_mj_per_frame": frame_energy[d]["total_pj"] / 1e9,
+                "energy": frame_energy[d],
             }
         )
     summary = {
@@ -207,6 +213,17 @@ def run(args: argparse.Namespace) -> int:
     }
     text = _text(summary)
     try:
+        from ..physical import energy_bars
+
+        energy_bars(
+            [f"density {r['density']:g}" for r in results],
+            [r["energy"] for r in results],
+            out / "energy.png",
+            title=f"{args.scene}: accelerator energy per frame",
+            unit="mJ/frame",
+            per="components_pj",
+            scale=1e-9,
+        )
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (out / "summary.txt").write_text(text + "\n")
     except OSError as exc:
@@ -214,6 +231,38 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     print(f"  wrote {out}")
     return 0
+
+
+def _frame_energy(model, per_density: dict[float, list[dict[str, Any]]]) -> dict[float, dict]:
+    """Mean energy report of each density's frames (hybrid storage)."""
+    from ..models.physical.energy import energy
+    from ..models.physical.events import render_frame_events
+    from ..models.physical.scaling import DEFAULT_NODE, node
+
+    out = {}
+    for d, rows in per_density.items():
+        reports = [
+            energy(
+                render_frame_events(
+                    r,
+                    dram_bytes=r["dram_bytes"]["hybrid"],
+                    density_components=model.density_components,
+                    app_components=model.app_components,
+                    resolution=model.resolution,
+                ),
+                at=node(DEFAULT_NODE),
+            ).to_dict()
+            for r in rows
+        ]
+        mean = dict(reports[0])
+        for key in ("components_pj", "components_pj_per_lookup"):
+            mean[key] = {k: float(np.mean([r[key][k] for r in reports])) for k in mean[key]}
+        mean["total_pj"] = float(np.mean([r["total_pj"] for r in reports]))
+        mean["lookups"] = float(np.mean([r["lookups"] for r in reports]))
+        mean["pj_per_lookup"] = mean["total_pj"] / max(mean["lookups"], 1.0)
+        mean["dram_model"] = "the render's: each touched burst once per frame"
+        out[d] = mean
+    return out
 
 
 def _text(s: dict[str, Any]) -> str:
@@ -246,5 +295,13 @@ def _text(s: dict[str, Any]) -> str:
             "      DRAM/frame: "
             + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in dram.items())
             + f"; hybrid/dense {dram['hybrid'] / max(dram['dense'], 1):.3f}"
+        )
+        en = r["energy"]
+        top = sorted(en["components_pj"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append(
+            f"      energy/frame (accelerator, {en['node']}, DRAM {en['dram']}): "
+            f"{r['energy_mj_per_frame']:.4g} mJ ("
+            + ", ".join(f"{k} {v / 1e9:.3g}" for k, v in top)
+            + f"; {en['pj_per_lookup']:.3g} pJ/lookup)"
         )
     return "\n".join(lines)
