@@ -123,6 +123,15 @@ def test_cosim_sample_is_bit_exact(tmp_path):
     k = tiny("pairs", "l2", bags=10)
     r = bench.cosim_sample(k, design(k), 4, tmp_path, simulator="icarus")
     assert r["passed"] and r["mismatches"] == 0 and r["bags"] == 4 and r["cycles"] > 0
+    # The energy model's DRAM events are the RTL's: the bytes the cosim's DRAM model served.
+    from rtnerf.models.perf.engine import estimate
+    from rtnerf.models.physical.events import engine_events
+    from rtnerf.workloads.accelerator import sample
+    from rtnerf.workloads.kernel import engine_inputs
+
+    images, trace = engine_inputs(sample(k, 4), design(k))
+    events = engine_events(design(k), estimate(design(k), images, trace), images, trace)
+    assert sum(events.dram_bytes.values()) == r["dram_bytes"] > 0
 
 
 def test_cosim_sample_skips_without_the_simulator(tmp_path, monkeypatch):

@@ -281,8 +281,18 @@ class EventCounts:
             ops=tuple(dataclasses.replace(o, count=o.count * factor) for o in self.ops),
         )
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> EventCounts:
+        """The counts saved by :meth:`to_dict`."""
+        return cls(
+            lookups=int(doc["lookups"]),
+            dram_bytes={str(k): float(v) for k, v in doc["dram_bytes"].items()},
+            memories=tuple(Memory(**m) for m in doc.get("memories", ())),
+            ops=tuple(OpCount(**o) for o in doc.get("ops", ())),
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
+        """JSON-able form (:meth:`from_dict` reads it back)."""
         return {
             "lookups": self.lookups,
             "dram_bytes": dict(self.dram_bytes),

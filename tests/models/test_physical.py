@@ -1,6 +1,7 @@
 """Physical models: Liberty reading, static timing, node scaling, SRAM fit, energy table sums."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -262,7 +263,8 @@ def test_engine_events_follow_the_perf_model():
     ops = {(o.component, o.op): o for o in ev.ops}
     assert ops["mac", "mult"].count == perf.macs
     assert (ops["mac", "mult"].width, ops["mac", "mult"].width_b) == (16, 16)
-    # Scaling a sample to a frame scales every count.
+    # Scaling a sample to a frame scales every count; the record survives JSON.
     assert ev.scaled(3).dram_bytes["values"] == 3 * ev.dram_bytes["values"]
+    assert en.EventCounts.from_dict(json.loads(json.dumps(ev.to_dict()))) == ev
     names = [m.name for m in engine_memories(base)]
     assert names == ["request_queue", "accumulators"]  # no cache by default
