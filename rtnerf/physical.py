@@ -75,6 +75,7 @@ def area_report(result: SynthResult, at: scaling.Node | None = None) -> dict[str
             "critical_path_ns": crit,
             "fmax_mhz": 1000.0 / crit if crit else None,
             "abc_target_ns": result.period_ns,
+            "timing_loop_cuts": timing.get("loop_cuts", 0),
             "timing": "pre-layout static timing of the flattened netlist (rtnerf.sta): NLDM "
             "tables, wire-load guess, ideal clock",
         },

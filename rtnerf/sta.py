@@ -19,6 +19,10 @@ library's non-linear delay model (NLDM) tables:
 * **loads**: the input capacitances of a net's sinks plus a wire estimate of
   :attr:`StaOptions.wire_cap_per_fanout` per sink (a pre-layout wire-load *choice*: no
   parasitics exist before placement and routing);
+* **timing loops** (a structural cycle of combinational cells; ABC's structural choices can
+  close one across module boundaries where the RTL has none) are broken as STA tools do: the
+  arcs from the untimed inputs of one cell of the loop are cut, and the result lists the cut
+  cells (:attr:`StaResult.loop_cuts`);
 * cells the library does not know (memories kept as SRAM macros, ``$mem_v2``) are boundaries:
   their outputs start paths at 0 and their inputs end paths (the macro's own access time is
   the SRAM model's, :mod:`rtnerf.models.physical.sram`).
@@ -67,6 +71,9 @@ class StaOptions:
         Load on each top-level output (default 0.02 pF).
     clocks : tuple of str
         Top-level inputs that are clocks (ideal; not data startpoints).
+    break_loops : bool
+        Cut combinational (timing) loops as STA tools do, and report where
+        (:attr:`StaResult.loop_cuts`); False raises :class:`StaError` instead.
     """
 
     input_transition: float = 0.1
@@ -74,6 +81,7 @@ class StaOptions:
     wire_cap_per_fanout: float = 0.005
     output_load: float = 0.02
     clocks: tuple[str, ...] = ("clk",)
+    break_loops: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +101,9 @@ class StaResult:
     cells : int
         Cells timed.
     options : StaOptions
+    loop_cuts : list of str
+        Cells whose arcs from untimed inputs were cut to break timing loops (empty when the
+        netlist has none).
     """
 
     critical_path_ns: float
@@ -102,6 +113,7 @@ class StaResult:
     path: list[tuple[str, str, str, float]]
     cells: int
     options: StaOptions
+    loop_cuts: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the path as a list of dicts)."""
@@ -116,8 +128,61 @@ class StaResult:
                 for c, t, p, a in self.path
             ],
             "cells": self.cells,
+            "loop_cuts": len(self.loop_cuts),
+            "loop_cut_cells": self.loop_cuts[:10],
             "assumptions": dataclasses.asdict(self.options),
         }
+
+
+def _cycles(left: list[str], split, driver, arrival) -> list[list[str]]:
+    """Strongly connected components with a cycle among the cells ``left`` (Tarjan)."""
+    members = set(left)
+    succ: dict[str, list[str]] = defaultdict(list)
+    for name in left:
+        for bits in split[name][0].values():
+            for b in bits:
+                if isinstance(b, int) and b not in arrival and b in driver:
+                    d = driver[b][0]
+                    if d in members:
+                        succ[d].append(name)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on: set[str] = set()
+    stack: list[str] = []
+    out = []
+    for root in left:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = len(index)
+                stack.append(v)
+                on.add(v)
+            nxt = succ[v]
+            if i < len(nxt):
+                work.append((v, i + 1))
+                w = nxt[i]
+                if w not in index:
+                    work.append((w, 0))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in succ[v]:
+                    out.append(comp)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return out
 
 
 def analyse_json(netlist: str | Path, library: Library, top: str, **kwargs) -> StaResult:
@@ -134,7 +199,8 @@ def analyse(
     Raises
     ------
     StaError
-        If ``top`` is not in the netlist or the netlist has a combinational loop.
+        If ``top`` is not in the netlist, or it has a combinational loop and
+        ``options.break_loops`` is False.
     """
     opts = options or StaOptions()
     modules = netlist.get("modules", {})
@@ -239,10 +305,30 @@ def analyse(
             users[b].append(name)
         if not pending:
             ready.append(name)
-    done = 0
-    while ready:
-        name = ready.popleft()
-        done += 1
+    done: set[str] = set()
+    cut: list[str] = []  # cells timed with an input cut to break a loop
+    stuck: list[str] = []
+    while len(done) < len(comb):
+        if not ready:
+            # A timing loop (structural; ABC's choices can close one through module boundaries
+            # that the RTL does not have): as STA tools do, cut the arcs from the untimed
+            # inputs of one cell on a cycle (the first by name of each strongly connected
+            # component of what is left) and go on.
+            while stuck and stuck[0] in done:
+                stuck.pop(0)
+            if not stuck:
+                left = [n for n in comb if n not in done]
+                stuck = [min(c) for c in _cycles(left, split, driver, arrival)]
+                stuck.sort()
+            if not stuck:
+                break
+            name = stuck.pop(0)
+            cut.append(name)
+        else:
+            name = ready.popleft()
+            if name in done:  # a loop cell already timed: the arc from this input stays cut
+                continue
+        done.add(name)
         cell = cells[name]
         lib = library.cells[cell["type"]]
         ins, outs = split[name]
@@ -268,11 +354,13 @@ def analyse(
                 back[b] = (name, pin, src)
                 for user in users.pop(b, ()):
                     waiting[user] -= 1
-                    if waiting[user] == 0:
+                    if waiting[user] == 0 and user not in done:
                         ready.append(user)
-    if done < len(comb):
-        stuck = sorted(n for n, w in waiting.items() if w > 0)[:3]
-        raise StaError(f"combinational loop through {len(comb) - done} cells, e.g. {stuck}")
+    if cut and not opts.break_loops:
+        raise StaError(
+            f"combinational loop: {len(cut)} cell(s) had to be cut, e.g. {cut[:3]} "
+            "(StaOptions.break_loops cuts them)"
+        )
 
     # Endpoints.
     worst, end_net, end_name = 0.0, None, "none"
@@ -321,4 +409,5 @@ def analyse(
         path=path,
         cells=len(cells),
         options=opts,
+        loop_cuts=cut,
     )
