@@ -4,7 +4,8 @@
 memory images and trace it ran on) into an :class:`~.energy.EventCounts`:
 
 * **DRAM bytes** by cause: the golden accounting's (``perf.traffic``), exact;
-* **memories** (:func:`engine_memories`; one instance per lookup unit):
+* **memories** (:func:`engine_memories`; one instance per lookup unit, split into banks of at
+  most :data:`BANK_WORDS` words):
 
   - ``row_cache`` (``unit.cache_ways > 0``): ``ways x sets x dim`` beats of
     ``value_width + coord_bits + 2`` bits (value, column, hit, last: the RTL's store);
@@ -42,12 +43,17 @@ from .energy import EventCounts, OpCount
 from .sram import Memory
 
 __all__ = [
+    "BANK_WORDS",
     "NERF_MAC_WIDTHS",
     "engine_events",
     "engine_memories",
     "nerf_frame_events",
     "render_frame_events",
 ]
+
+#: Words of the largest bank a memory is built of (a *choice*: the largest OpenRAM macro
+#: compiled for the model); bigger memories are split into ``ceil(words / BANK_WORDS)`` banks.
+BANK_WORDS = 4096
 
 #: Operand and accumulator bits of the NeRF MAC array (a *choice*: the perf model does not fix
 #: them): 16-bit operands, 32-bit accumulation.
@@ -73,7 +79,7 @@ def engine_memories(params: EngineParams, **accesses: tuple[float, float]) -> li
         out.append(("request_queue", max(1, params.queue_depth - 1), _request_width(params)))
     out.append(("accumulators", u.dim, u.acc_width))
     return [
-        Memory(name=n, words=w, width=b, instances=params.units,
+        Memory(name=n, words=w, width=b, banks=-(-w // BANK_WORDS), instances=params.units,
                reads=accesses.get(n, (0, 0))[0], writes=accesses.get(n, (0, 0))[1])
         for n, w, b in out
     ]  # fmt: skip
@@ -155,7 +161,8 @@ def nerf_frame_events(
         Bits of a line value.
     """
     a, b, acc = NERF_MAC_WIDTHS
-    lines = Memory(name="lines", words=line_values, width=value_width, reads=line_reads)
+    lines = Memory(name="lines", words=line_values, width=value_width,
+                   banks=-(-line_values // BANK_WORDS), reads=line_reads)  # fmt: skip
     return EventCounts(
         lookups=lookup.lookups,
         dram_bytes=dict(lookup.dram_bytes),
