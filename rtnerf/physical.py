@@ -167,8 +167,9 @@ def energy_bars(
     ax.set(
         ylabel=unit, yscale="log" if others and any(any(v) for v in others.values()) else "linear"
     )
-    r0 = reports[0]
-    ax.set_title(f"{title} ({r0['node']}, DRAM {r0['dram']})", fontsize=10)
+    drams = sorted({r["dram"] for r in reports})
+    where = f"{reports[0]['node']}" + (f", DRAM {drams[0]}" if len(drams) == 1 else "")
+    ax.set_title(f"{title} ({where})", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
