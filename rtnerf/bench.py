@@ -315,6 +315,7 @@ def _entries(kernel, timings, accel, watts: float | None = None) -> list[dict[st
                 "design": accel["design"],
                 "energy_pj_per_lookup": accel["energy_pj_per_lookup"],
                 "energy": accel["energy"],
+                "events": accel["events"],
             }
         )
     return out

@@ -182,7 +182,8 @@ def evaluate(
         ``useful_bytes`` (every lookup's row at the value width), ``burst_efficiency``,
         ``bandwidth_utilisation``, ``bottleneck``, ``cache_hit_rate``,
         ``fixed_point_error``, ``cache_sweep`` (:func:`cache_sweep`), ``energy``
-        (:meth:`~rtnerf.models.physical.energy.EnergyReport.to_dict`),
+        (:meth:`~rtnerf.models.physical.energy.EnergyReport.to_dict`), ``events`` (the
+        :class:`~rtnerf.models.physical.energy.EventCounts` it prices, as a dict),
         ``energy_pj_per_lookup`` and ``model_s`` (the models' wall time).
     """
     if not clock_hz > 0:
@@ -203,7 +204,8 @@ def evaluate(
     dram = perf.traffic.total_bytes
     rates = perf.per_second(clock_hz)
     causes = perf.traffic.bytes_by_cause()
-    joules = energy(engine_events(params, perf, images, trace), at=node(DEFAULT_NODE))
+    events = engine_events(params, perf, images, trace)
+    joules = energy(events, at=node(DEFAULT_NODE))
     return {
         "design": overrides(params),
         "params": params.to_dict(),
@@ -224,6 +226,7 @@ def evaluate(
         "fixed_point_error": error,
         "cache_sweep": cache_sweep(params, images, trace, cache_settings, progress=progress),
         "energy": joules.to_dict(),
+        "events": events.to_dict(),
         "energy_pj_per_lookup": joules.pj_per_lookup,
         "model_s": time.perf_counter() - start,
     }
