@@ -31,11 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-#: ``(words, width)`` compiled.
+#: ``(words, width)`` compiled. Larger macros (1024 x 64, 1024 x 16, 4096 x 16, 256 x 128) were
+#: planned too, but on the shared 2-core VM the 1024 x 64 macro (64 kbit) had not finished its
+#: layout after 95 minutes (29 CPU minutes) and was stopped: the fit covers 16-256 words and
+#: 8-64 bits, and memories outside that are extrapolated (reports say so).
 GRID = (
-    (16, 16), (64, 16), (256, 16), (1024, 16), (4096, 16),
-    (256, 8), (256, 32), (256, 64), (256, 128),
-    (16, 64), (64, 64), (1024, 64),
+    (16, 16), (64, 16), (256, 16),
+    (256, 8), (256, 32),
+    (64, 64),
 )  # fmt: skip
 
 #: OpenRAM's ``default_event_frequency`` for FreePDK45 (MHz): its power is ``C V^2 f`` at it.

@@ -51,8 +51,10 @@ __all__ = [
     "render_frame_events",
 ]
 
-#: Words of the largest bank a memory is built of (a *choice*: the largest OpenRAM macro
-#: compiled for the model); bigger memories are split into ``ceil(words / BANK_WORDS)`` banks.
+#: Words of the largest bank a memory is built of (a *choice*: about the largest macro a
+#: foundry SRAM compiler offers; the OpenRAM fit itself spans 16-256 words, so banks above that
+#: are extrapolated and flagged); bigger memories are split into ``ceil(words / BANK_WORDS)``
+#: banks.
 BANK_WORDS = 4096
 
 #: Operand and accumulator bits of the NeRF MAC array (a *choice*: the perf model does not fix
