@@ -87,8 +87,8 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
         + "".join(f"{n:<{w}}" for n, w in zip(names, widths, strict=True))
         + f"{'bags/s':>11}{'B/bag':>8}{'BW util':>9}  bottleneck"
         + ("   cells" if has_area else "")
-        + (" um2@node" if has_um2 else "")
-        + ("  pJ/bag" if has_energy else ""),
+        + ("   um2@node" if has_um2 else "")
+        + ("     pJ/bag" if has_energy else ""),
     ]
     for i, (p, r) in enumerate(zip(points, results, strict=True)):
         lines.append(
@@ -97,8 +97,8 @@ def write_reports(study, rows: list[tuple[int, dict, dict]], run_dir: Path) -> d
             + f"{r['throughput']:>11.4g}{r['dram_bytes_per_bag']:>8.0f}"
             + f"{r['bandwidth_utilisation']:>9.2f}  {r['bottleneck']:<10}"
             + (f"{r['area_cells']:>8}" if has_area else "")
-            + (f"{r['area_um2_node']:>9.3g}" if has_um2 else "")
-            + (f"{r['energy_pj_per_bag']:>8.3g}" if has_energy else "")
+            + (f" {r['area_um2_node']:>10.4g}" if has_um2 else "")
+            + (f" {r['energy_pj_per_bag']:>10.4g}" if has_energy else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
     (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
