@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -120,7 +119,9 @@ def cosim_row(params: EngineParams, image, trace: Trace, simulator: str) -> dict
         "model_error": (model.cycles - rec["cycles"]) / rec["cycles"],
         "rtl_dram_bytes": rec["dram_bytes"],
         "model_dram_bytes": model.traffic.total_bytes,
-        "rtl_bandwidth_utilisation": rec["dram_bytes"] / rec["cycles"] / params.dram.bytes_per_cycle,
+        "rtl_bandwidth_utilisation": rec["dram_bytes"]
+        / rec["cycles"]
+        / params.dram.bytes_per_cycle,
         "wall_s": time.perf_counter() - start,
     }
 
@@ -157,16 +158,22 @@ def report(out: dict) -> str:
     lines = [
         "# The engine against its memory roofline",
         "",
-        f"Machine: {out['machine']} (2-core VM, shared with other jobs). Clock 1 GHz. "
-        "Written by `python benchmarks/roofline.py`.",
+        (
+            f"Machine: {out['machine']} (2-core VM, shared with other jobs). Clock 1 GHz. "
+            "Written by `python benchmarks/roofline.py`."
+        ),
         "",
         "## Uniform random gathers, 64 x 16-bit rows from a 1,048,576-row table",
         "",
-        "Bags of 16 rows; every row DENSE, 128 bytes = two 64-byte bursts, read by row stride "
-        "(no directory). Roofline = DRAM (and port) peak / DRAM bytes per lookup.",
+        (
+            "Bags of 16 rows; every row DENSE, 128 bytes = two 64-byte bursts, read by row "
+            "stride (no directory). Roofline = DRAM (and port) peak / DRAM bytes per lookup."
+        ),
         "",
-        "| design | units | port bits | DRAM | lookups | B/lookup | lookups/s | roofline | "
-        "of roofline | utilisation (dram, port, unit) | bottleneck |",
+        (
+            "| design | units | port bits | DRAM | lookups | B/lookup | lookups/s | roofline | "
+            "of roofline | utilisation (dram, port, unit) | bottleneck |"
+        ),
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in out["uniform"]:
@@ -182,30 +189,40 @@ def report(out: dict) -> str:
     if c:
         lines += [
             "",
-            f"RTL co-simulation of the default design on {c['simulator']}: {c['bags']:,} bags "
-            f"({c['lookups']:,} lookups), {'bit-exact' if c['passed'] else 'FAILED'} "
-            f"({c['mismatches']} mismatches, DRAM bursts checked one by one), {c['rtl_cycles']:,} "
-            f"cycles, {c['rtl_bandwidth_utilisation']:.1%} of DRAM bandwidth; the model on the "
-            f"same trace {c['model_cycles']:,} cycles ({c['model_error']:+.2%}); DRAM bytes "
-            f"{c['rtl_dram_bytes']:,} (RTL) = {c['model_dram_bytes']:,} (accounting); "
-            f"{c['wall_s']:.0f} s wall.",
+            (
+                f"RTL co-simulation of the default design on {c['simulator']}: "
+                f"{c['bags']:,} bags ({c['lookups']:,} lookups), "
+                f"{'bit-exact' if c['passed'] else 'FAILED'} ({c['mismatches']} mismatches, "
+                f"DRAM bursts checked one by one), {c['rtl_cycles']:,} cycles, "
+                f"{c['rtl_bandwidth_utilisation']:.1%} of DRAM bandwidth; the model on the same "
+                f"trace {c['model_cycles']:,} cycles ({c['model_error']:+.2%}); DRAM bytes "
+                f"{c['rtl_dram_bytes']:,} (RTL) = {c['model_dram_bytes']:,} (accounting); "
+                f"{c['wall_s']:.0f} s wall."
+            ),
         ]
     lines += [
         "",
         "## The `rtnerf bench` kernels at the default design adapted to each",
         "",
-        "From `benchmarks/results/bench_*/summary.json` (full-size runs; baselines timed side "
-        "by side on the same machine; see each folder's summary.txt).",
+        (
+            "From `benchmarks/results/bench_*/summary.json` (full-size runs; baselines timed "
+            "side by side on the same machine; see each folder's summary.txt)."
+        ),
         "",
-        "| kernel | B/lookup | lookups/s | roofline | of roofline | utilisation (dram, port, "
-        "unit) | bottleneck | x fastest CPU | RTL cosim vs model |",
+        (
+            "| kernel | B/lookup | lookups/s | roofline | of roofline | utilisation (dram, port, "
+            "unit) | bottleneck | x fastest CPU | RTL cosim vs model |"
+        ),
         "|---|---:|---:|---:|---:|---|---|---:|---|",
     ]
     for k in out["kernels"]:
         use = ", ".join(f"{v:.2f}" for v in k["utilisation"].values())
         c = k.get("cosim") or {}
         if c.get("model_error") is not None:
-            cos = f"{c['bags']} bags: {c['cycles']:,} vs {c['model_cycles']:,} ({c['model_error']:+.1%})"
+            cos = (
+                f"{c['bags']} bags: {c['cycles']:,} vs {c['model_cycles']:,} "
+                f"({c['model_error']:+.1%})"
+            )
         else:
             cos = c.get("skipped", "not run")
         lines.append(

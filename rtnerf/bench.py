@@ -8,7 +8,11 @@ datasets, :data:`DATASETS` names which):
 * the accelerator at the kernel's design point (:func:`rtnerf.workloads.accelerator.evaluate`:
   the performance model at full scale, the golden model's fixed-point error, the cache sweep);
 * an RTL co-simulation of the kernel's first bags (:func:`cosim_sample`), checked bit-exactly
-  against the golden model by the engine's testbench (skipped when no simulator is installed).
+  against the golden model by the engine's testbench (skipped when no simulator is installed);
+* energy: the accelerator's pJ per lookup from the energy model
+  (:mod:`rtnerf.models.physical.energy`), beside the CPU package power measured by RAPL while
+  the baselines ran (:class:`rtnerf.power.PackageMeter`; *n/a* where the machine does not
+  expose it) and the pJ per lookup that power implies.
 
 :func:`run_bench` writes ``RUN_DIR/summary.json`` (versioned: one entry per kernel and
 implementation, ``numpy``, ``numba``, ``torch``, ``accelerator``, with throughput and bytes),
@@ -80,6 +84,8 @@ COLUMNS = {
     "limit_fraction": "1",
     "vs_best_cpu": "x",
     "cache_hit_rate": "1",
+    "energy_pj_per_lookup": "pJ/lookup",
+    "package_w": "W",
     "bottleneck": "",
     "error": "1",
     "agrees": "",
@@ -260,10 +266,12 @@ def cosim_sample(
 # The run
 
 
-def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
+def _entries(kernel, timings, accel, watts: float | None = None) -> list[dict[str, Any]]:
     out = []
     label = f"{kernel.family}/{kernel.name}"
     for t in timings:
+        # RAPL package power over the baselines' runs, charged to this one's lookup rate.
+        pj = watts / t.lookups_per_s * 1e12 if watts is not None and t.lookups_per_s else None
         out.append(
             {
                 "kernel": label,
@@ -280,6 +288,8 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
                 "agrees": t.agrees,
                 "threads": t.threads,
                 "repeats": list(t.seconds),
+                "package_w": watts,
+                "energy_pj_per_lookup": pj,
             }
         )
     if accel is not None:
@@ -317,6 +327,9 @@ def _entries(kernel, timings, accel) -> list[dict[str, Any]]:
                 "cycles": accel["cycles"],
                 "clock_hz": accel["clock_hz"],
                 "design": accel["design"],
+                "energy_pj_per_lookup": accel["energy_pj_per_lookup"],
+                "energy": accel["energy"],
+                "events": accel["events"],
             }
         )
     return out
@@ -389,6 +402,7 @@ def _run_bench(
     family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz, cache_settings,
     kernels, progress,
 ) -> dict[str, Any]:  # fmt: skip
+    from .power import PackageMeter
     from .workloads import accelerator, baselines
     from .workloads.kernel import design
 
@@ -408,6 +422,9 @@ def _run_bench(
         "family": family,
         "quick": quick,
         "machine": machine(),
+        "rapl": "CPU package power from RAPL while the baselines ran (whole package)"
+        if PackageMeter().available
+        else "n/a: no readable RAPL counters under /sys/class/powercap",
         "clock_hz": clock,
         "tolerance": baselines.TOLERANCE,
         "implementations": [*impls, "accelerator"],
@@ -424,7 +441,8 @@ def _run_bench(
     for kernel in kernels:
         bar.set_postfix_str(kernel.name)
         ref = kernel.reference()
-        timings = baselines.time_kernel(kernel, impls, repeats=max(1, repeats), reference=ref)
+        with PackageMeter() as meter:
+            timings = baselines.time_kernel(kernel, impls, repeats=max(1, repeats), reference=ref)
         bar.update(len(impls))
         accel = accelerator.evaluate(
             kernel,
@@ -465,7 +483,7 @@ def _run_bench(
                     }
             bar.update()
         summary["kernels"].append(entry)
-        summary["entries"] += _entries(kernel, timings, accel)
+        summary["entries"] += _entries(kernel, timings, accel, meter.watts)
     bar.close()
     summary["wall_s"] = time.perf_counter() - start
     if folder is not None:
@@ -479,7 +497,7 @@ def _run_bench(
 
 def write_reports(summary: dict[str, Any], folder: RunFolder) -> None:
     """Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots of a run."""
-    summary["plots"] = ["throughput.png", "dram_bytes.png", "cache.png"]
+    summary["plots"] = ["throughput.png", "dram_bytes.png", "cache.png", "energy.png"]
     folder.write_json("summary.json", summary)
     folder.write_csv("results.csv", COLUMNS, summary["entries"])
     folder.write_text("summary.txt", "\n".join(summary_lines(summary)) + "\n")
@@ -511,16 +529,17 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  design: default + {json.dumps(k['design'])}")
         lines.append(
             f"  {'implementation':<13}{'lookups/s':>12}{'GB/s':>10}{'DRAM B/lookup':>15}"
-            f"{'error':>10}  check"
+            f"{'error':>10}{'pJ/lookup':>11}  check"
         )
         for e in (e for e in summary["entries"] if e["kernel"] == label):
             dram = e.get("dram_bytes_per_lookup")
             acc = e["implementation"] == "accelerator"
             check = "fixed point" if acc else ("ok" if e["agrees"] else "DISAGREES")
+            pj = e.get("energy_pj_per_lookup")
             lines.append(
                 f"  {e['implementation']:<13}{e['lookups_per_s']:>12.3e}"
                 f"{e['effective_gb_per_s']:>10.3g}{'' if dram is None else f'{dram:.1f}':>15}"
-                f"{e['error']:>10.2g}  {check}"
+                f"{e['error']:>10.2g}{'n/a' if pj is None else f'{pj:.4g}':>11}  {check}"
             )
             if acc:
                 causes = ", ".join(
@@ -539,6 +558,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                     f"peak / DRAM B per lookup): {e['roofline_fraction']:.0%} of it; "
                     f"utilisation {use}; {e['vs_best_cpu']:.2f}x the fastest CPU baseline"
                 )
+                if "energy" in e:
+                    en = e["energy"]
+                    parts = ", ".join(
+                        f"{k} {v:.3g}" for k, v in en["components_pj_per_lookup"].items() if v
+                    )
+                    lines.append(
+                        f"    pJ/lookup at {en['node']}, DRAM {en['dram']} (energy model): {parts}"
+                    )
         sweep = ", ".join(
             f"{c['cache_sets']}x{c['cache_ways']}: {c['hit_rate']:.2f} / "
             f"{c['dram_bytes_per_lookup']:.0f} B"
@@ -561,6 +588,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                     f"mismatches, {c['cycles']} cycles{model}, {c['wall_s']:.0f} s"
                 )
         lines.append("")
+    lines.append(f"baselines' pJ/lookup: {summary.get('rapl', 'n/a')}")
     lines.append(f"wall time {summary.get('wall_s', 0):.0f} s")
     return lines
 
@@ -623,6 +651,23 @@ def _plots(summary: dict[str, Any], folder: RunFolder) -> None:
     ax1.set_title("cache hit rate", fontsize=10)
     ax1.legend(fontsize=8)
     save_plot(folder, fig, ax2, f"{summary['family']}: DRAM bytes vs cache size", "cache.png")
+
+    from .physical import energy_bars
+
+    accel = [by.get((k, "accelerator"), {}).get("energy") for k in kernels]
+    if all(accel):
+        soft = {
+            impl: [by.get((k, impl), {}).get("energy_pj_per_lookup") for k in kernels]
+            for impl in impls
+            if impl != "accelerator"
+        }
+        energy_bars(
+            names,
+            accel,
+            folder.path / "energy.png",
+            title=f"{summary['family']}: energy per lookup",
+            others=soft,
+        )
 
 
 def quick_lines(run_root: Path, *, seed: int = 1) -> list[str]:

@@ -15,7 +15,7 @@ to sample them, and the workload every point runs::
     sampling: grid                         # or {random: 20, seed: 1}
     workload: {trace: text, bags: 200, seed: 1, max_bag: 64}
     clock_mhz: 1000
-    area: generic                          # none (default), generic or ice40
+    area: generic                          # none (default), generic, ice40 or osu018
 
 Every point is checked before any runs: a range may not repeat a value, two points may not
 resolve to the same design, and every point's ``unit.max_bag`` must hold the workload's
@@ -23,7 +23,10 @@ longest bag. The workload is the same for every point: its bags have at most
 ``workload.max_bag`` requests (default: the base design's ``unit.max_bag``, at most 64),
 whatever ``unit.max_bag`` a point sweeps to. Each point runs the performance model
 (:func:`rtnerf.models.perf.engine.estimate`) and, with ``area``, Yosys through ``rtnerf area``'s
-synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``).
+synthesis (cached by params digest under ``$RTNERF_CACHE_DIR/area``; ``osu018`` adds um^2 at 0.18
+um, the pre-layout Fmax and the area at the reference node, :mod:`rtnerf.physical`), and the
+energy model (:mod:`rtnerf.models.physical.energy`, pJ per bag at the reference node, the
+table's default DRAM class).
 
 Results go to ``RUN_DIR/results.sqlite`` as each point finishes, keyed on the whole resolved
 point (design, encoding, workload, clock, area target: :func:`point_key`), so a killed sweep
@@ -85,7 +88,7 @@ MAX_BAG = 64
 #: Most points a study's ranges may make (before sampling).
 MAX_POINTS = 100_000
 ENCODINGS = ("hybrid", "dense", "bitmap", "coo")
-AREA_TARGETS = ("none", "generic", "ice40")
+AREA_TARGETS = ("none", "generic", "ice40", "osu018")
 #: Result columns and their units (the CSV headers are ``name [unit]``).
 COLUMNS = {
     "cycles": "cycles",
@@ -105,6 +108,11 @@ COLUMNS = {
     "dram_peak_bytes_per_s": "B/s",
     "bottleneck": "",
     "area_cells": "cells",
+    "area_um2": "um2",  # osu018: standard cells at 0.18 um (measured, pre-layout)
+    "fmax_mhz": "MHz",  # osu018: pre-layout Fmax at 0.18 um
+    "area_um2_node": "um2",  # osu018: scaled standard cells + SRAM macros at the reference node
+    "energy_pj_per_bag": "pJ/bag",
+    "energy_pj_per_request": "pJ/request",
     "seconds": "s",
 }
 
@@ -113,8 +121,9 @@ COLUMNS = {
 class PointResult:
     """What one point evaluates to; the units of the fields are :data:`COLUMNS`'.
 
-    ``area_cells`` is None without ``area``; the DRAM bytes by cause follow
-    :class:`rtnerf.models.dram.Cause`. The store holds :meth:`to_dict` as JSON.
+    The area fields are None without ``area`` (and all but ``area_cells`` without ``area:
+    osu018``); the energy is the energy model's at the reference node; the DRAM bytes by cause
+    follow :class:`rtnerf.models.dram.Cause`. The store holds :meth:`to_dict` as JSON.
     """
 
     cycles: int
@@ -133,14 +142,20 @@ class PointResult:
     peak_mac_per_s: float
     dram_peak_bytes_per_s: float
     bottleneck: str
+    energy_pj_per_bag: float
+    energy_pj_per_request: float
     area_cells: int | None = None
+    area_um2: float | None = None
+    fmax_mhz: float | None = None
+    area_um2_node: float | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-able mapping, without ``area_cells`` when there is none."""
+        """The fields as a JSON-able mapping, without the area fields a point does not have."""
         out = dataclasses.asdict(self)
-        if out["area_cells"] is None:
-            del out["area_cells"]
+        for name in ("area_cells", "area_um2", "fmax_mhz", "area_um2_node"):
+            if out[name] is None:
+                del out[name]
         return out
 
     @classmethod
@@ -402,8 +417,8 @@ def point_key(study: dict[str, Any], point: dict[str, Any]) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
-def _area(params: EngineParams, target: str) -> int:
-    """Cells of the engine at ``params`` (synthesised once per params digest and target)."""
+def _area(params: EngineParams, target: str) -> dict[str, Any]:
+    """Area columns of the engine at ``params`` (synthesised once per digest and target)."""
     from filelock import FileLock
 
     from .registry import get_block
@@ -417,17 +432,36 @@ def _area(params: EngineParams, target: str) -> int:
     # Points differing only in the workload share a design: one synthesis, the others wait.
     with FileLock(f"{folder}.lock"):
         if record.exists():
-            return int(json.loads(record.read_text())["num_cells"])
+            return _area_columns(json.loads(record.read_text()))
         result = synthesize(verilog_path(get_block("engine"), params), "engine", target, folder)
-        cells = int(result.stat.get("num_cells"))
-        record.write_text(json.dumps({"num_cells": cells, "params": params.to_dict()}) + "\n")
-    return cells
+        doc: dict[str, Any] = {"num_cells": int(result.stat.get("num_cells"))}
+        if result.area_um2 is not None:  # the synthesis; its report is made when read
+            doc["synth"] = result.to_dict()
+        record.write_text(json.dumps({**doc, "params": params.to_dict()}) + "\n")
+    return _area_columns(doc)
+
+
+def _area_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {"area_cells": int(doc["num_cells"])}
+    if "synth" in doc:
+        from .physical import area_report
+        from .synth import SynthResult
+
+        phys = area_report(SynthResult.from_dict(doc["synth"]))
+        out["area_cells"] = int(phys["measured"]["cells"])
+        out["area_um2"] = phys["measured"]["std_cell_area_um2"]
+        out["fmax_mhz"] = phys["measured"]["fmax_mhz"]
+        out["area_um2_node"] = phys["total_area_um2_at_node"]
+    return out
 
 
 def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> PointResult:
     """Evaluate one point (in a worker): the performance model on the study's workload."""
     from .models.cases.engine import trace_inputs
     from .models.perf.engine import estimate
+    from .models.physical.energy import energy
+    from .models.physical.events import engine_events
+    from .models.physical.scaling import DEFAULT_NODE, node
 
     start = time.perf_counter()
     params, encoding = apply(study["base"], point)
@@ -443,6 +477,7 @@ def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> PointResult:
     rates = r.per_second(clock)
     causes = r.traffic.bytes_by_cause()
     macs = int(r.macs)
+    report = energy(engine_events(params, r, images, trace), at=node(DEFAULT_NODE))
     return PointResult(
         cycles=r.cycles,
         bags_per_cycle=r.bags_per_cycle,
@@ -457,7 +492,9 @@ def evaluate_point(study: dict[str, Any], point: dict[str, Any]) -> PointResult:
         peak_mac_per_s=params.units * clock,
         dram_peak_bytes_per_s=params.dram.bytes_per_cycle * clock,
         bottleneck=r.bottleneck,
-        area_cells=None if study["area"] == "none" else _area(params, study["area"]),
+        energy_pj_per_bag=report.total_pj / r.bags,
+        energy_pj_per_request=report.pj_per_lookup,
+        **(_area(params, study["area"]) if study["area"] != "none" else {}),
         seconds=time.perf_counter() - start,
     )
 

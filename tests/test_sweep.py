@@ -325,8 +325,41 @@ def test_a_point_evaluates_to_a_typed_result(tmp_path):
     study = load_study(write(tmp_path, STUDY))
     result = evaluate_point(study.to_dict(), study.points[0])
     assert isinstance(result, PointResult) and result.area_cells is None
-    assert set(result.to_dict()) == set(COLUMNS) - {"area_cells"}
+    assert set(result.to_dict()) == set(COLUMNS) - {
+        "area_cells",
+        "area_um2",
+        "fmax_mhz",
+        "area_um2_node",
+    }
     assert PointResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
     assert result.dram_bytes == sum(
         getattr(result, f"dram_{c}_bytes") for c in ("directory", "bitmap", "coordinates", "values")
     )
+
+
+def test_energy_and_um2_columns_and_pareto_plots(tmp_path, monkeypatch):
+    """Energy per bag on every point; with osu018 the Pareto cost is um^2 at the node."""
+    import rtnerf.sweep as sweep
+
+    def fake_area(params, target):  # synthesis is `rtnerf area`'s, tested there
+        assert target == "osu018"
+        cells = 1000 * params.units
+        return {"area_cells": cells, "area_um2": 60.0 * cells, "fmax_mhz": 100.0,
+                "area_um2_node": 0.6 * cells}  # fmt: skip
+
+    monkeypatch.setattr(sweep, "_area", fake_area)
+    text = STUDY.replace("units: [1, 2, 4]", "units: [1, 2]").replace(
+        "encoding: [hybrid, dense]", "encoding: [hybrid]"
+    )
+    study = load_study(write(tmp_path, text + "area: osu018\n"))
+    summary = run_study(study, tmp_path / "run")
+    assert summary["pareto"]["cost"] == "area_um2_node"
+    assert summary["pareto_energy"]["cost"] == "energy_pj_per_bag"
+    header = (tmp_path / "run" / "results.csv").read_text().splitlines()[0]
+    for column in ("area_um2 [um2]", "fmax_mhz [MHz]", "area_um2_node [um2]",
+                   "energy_pj_per_bag [pJ/bag]", "energy_pj_per_request [pJ/request]"):  # fmt: skip
+        assert column in header
+    best = summary["best"]
+    assert best["energy_pj_per_bag"] > best["energy_pj_per_request"] > 0
+    for plot in ("pareto.png", "pareto_energy.png"):
+        assert (tmp_path / "run" / plot).stat().st_size > 10_000

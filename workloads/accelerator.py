@@ -14,7 +14,9 @@ id width, tables, bag length, pairwise stage, weight fraction bits, output width
   over the reference's largest magnitude);
 * the golden DRAM accounting (:func:`rtnerf.models.golden.engine.traffic`) replayed with row
   caches of several ``cache_sets x cache_ways`` gives hit rate and DRAM bytes per lookup per
-  cache size (:data:`CACHE_SETTINGS`).
+  cache size (:data:`CACHE_SETTINGS`);
+* the energy model (:mod:`rtnerf.models.physical.energy`) on the perf model's events gives pJ
+  per lookup by component, at the reference node with the table's default DRAM class.
 
 :func:`sample` cuts a kernel's first bags out (tables reduced to the rows they read) for an RTL
 co-simulation, which lives with the simulators (:mod:`rtnerf.bench`).
@@ -31,6 +33,9 @@ import numpy as np
 
 from ..models.golden.engine import traffic
 from ..models.perf.engine import estimate
+from ..models.physical.energy import energy
+from ..models.physical.events import engine_events
+from ..models.physical.scaling import DEFAULT_NODE, node
 from ..params import EngineParams
 from .baselines import relative_error
 from .kernel import BagKernel, design, engine_inputs, golden
@@ -177,9 +182,11 @@ def evaluate(
         ``useful_bytes`` (every lookup's row at the value width), ``burst_efficiency``,
         ``bandwidth_utilisation``, ``utilisation`` (each limit's, :meth:`PerfResult.utilisation`),
         ``roofline_lookups_per_s`` (the DRAM and port peak over the DRAM bytes per lookup),
-        ``bottleneck``, ``cache_hit_rate``,
-        ``fixed_point_error``, ``cache_sweep`` (:func:`cache_sweep`) and ``model_s`` (the
-        models' wall time).
+        ``bottleneck``, ``cache_hit_rate``, ``fixed_point_error``, ``cache_sweep``
+        (:func:`cache_sweep`), ``energy``
+        (:meth:`~rtnerf.models.physical.energy.EnergyReport.to_dict`), ``events`` (the
+        :class:`~rtnerf.models.physical.energy.EventCounts` it prices, as a dict),
+        ``energy_pj_per_lookup`` and ``model_s`` (the models' wall time).
     """
     if not clock_hz > 0:
         raise ValueError(f"`clock_hz` must be positive, not {clock_hz!r}")
@@ -199,6 +206,8 @@ def evaluate(
     dram = perf.traffic.total_bytes
     rates = perf.per_second(clock_hz)
     causes = perf.traffic.bytes_by_cause()
+    events = engine_events(params, perf, images, trace)
+    joules = energy(events, at=node(DEFAULT_NODE))
     return {
         "design": overrides(params),
         "params": params.to_dict(),
@@ -220,5 +229,8 @@ def evaluate(
         "cache_hit_rate": 1.0 - misses / n,
         "fixed_point_error": error,
         "cache_sweep": cache_sweep(params, images, trace, cache_settings, progress=progress),
+        "energy": joules.to_dict(),
+        "events": events.to_dict(),
+        "energy_pj_per_lookup": joules.pj_per_lookup,
         "model_s": time.perf_counter() - start,
     }

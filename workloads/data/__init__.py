@@ -27,6 +27,8 @@ frog      ``frog_tissues.vti`` (500 x 470 x 136 CT tissue labels)
 glove     ``glove_6B_50d_emb.npy`` (400,000 x 50 float32), ``words.txt`` (one word a line,
           row order)
 wordfreq  ``large_en.tsv`` (``word<TAB>frequency``, descending frequency)
+osu018    ``osu018_stdcells.lib``, ``osu018_stdcells.lef``, ``LICENSE`` (OSU 0.18 um standard
+          cells: the ``osu018`` target of ``rtnerf area``, :mod:`rtnerf.liberty`)
 ========  ================================================================================
 """
 

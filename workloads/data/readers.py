@@ -406,6 +406,30 @@ def _check_wordfreq(folder: Path) -> str:
     return f"large_en.tsv: {len(p):,} words, sum of frequencies {p.sum():.3f}"
 
 
+# --- osu018 (a standard-cell library, not a workload) --------------------------------------
+
+_OSU018 = "usr/share/qflow/tech/osu018/"
+
+
+def _build_osu018(deb: Path, out: Path, work: Path, log: Log) -> None:
+    names = {
+        f"{_OSU018}osu018_stdcells.lib": "osu018_stdcells.lib",
+        f"{_OSU018}osu018_stdcells.lef": "osu018_stdcells.lef",
+        "usr/share/doc/qflow-tech-osu018/copyright": "LICENSE",
+    }
+    log(f"osu018: extracting {', '.join(names.values())} from {deb.name}")
+    _need(out, list(names.values()), _extract_from_deb(deb, names.get, out))
+
+
+def _check_osu018(folder: Path) -> str:
+    text = (folder / "osu018_stdcells.lib").read_text(errors="replace")
+    cells = re.findall(r"^cell \((\w+)\)", text, flags=re.M)
+    flops = [c for c in cells if c.startswith("DFF")]
+    if not text.lstrip().startswith(("/*", "library")) or len(cells) < 30 or not flops:
+        raise ValueError(f"osu018_stdcells.lib: {len(cells)} cells, not the OSU 0.18 um set")
+    return f"osu018_stdcells.lib: {len(cells)} cells ({len(flops)} flip-flops)"
+
+
 #: Dataset name -> ``(build, check)``: the reader of each dataset's archive.
 READERS: dict[str, tuple[Callable[[Path, Path, Path, Log], None], Callable[[Path], str]]] = {
     "wordnet": (_build_wordnet, _check_wordnet),
@@ -414,4 +438,5 @@ READERS: dict[str, tuple[Callable[[Path, Path, Path, Log], None], Callable[[Path
     "frog": (_build_frog, _check_frog),
     "glove": (_build_glove, _check_glove),
     "wordfreq": (_build_wordfreq, _check_wordfreq),
+    "osu018": (_build_osu018, _check_osu018),
 }

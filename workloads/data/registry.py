@@ -253,5 +253,17 @@ DATASETS: dict[str, Dataset] = {
             build=READERS["wordfreq"][0],
             check=READERS["wordfreq"][1],
         ),
+        Dataset(
+            name="osu018",
+            description="OSU 0.18 um standard cells: Liberty timing and LEF (rtnerf area osu018)",
+            source="debian",
+            package="qflow-tech-osu018",
+            version="1.3.17+dfsg.1-3",
+            licence="GPL (qflow's technology files; OSU standard cells)",
+            download_bytes=62_296,
+            files=("osu018_stdcells.lib", "osu018_stdcells.lef", "LICENSE"),
+            build=READERS["osu018"][0],
+            check=READERS["osu018"][1],
+        ),
     )
 }

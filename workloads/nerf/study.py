@@ -210,8 +210,44 @@ def run_study(
     return RenderStudy(model, pipeline, list(cameras), reference, results)
 
 
-def _variant_dict(r: VariantResult, ref_samples: float, ref_evals: float) -> dict[str, Any]:
+def frame_energy(model: TensorfVM, r: VariantResult) -> dict[str, Any]:
+    """Mean accelerator energy report of a variant's frames (hybrid storage).
+
+    :func:`rtnerf.models.physical.events.render_frame_events` on each frame's counters, priced
+    at the reference node and the default DRAM class (:func:`rtnerf.models.physical.energy.energy`).
+    """
+    from ...models.physical.energy import energy
+    from ...models.physical.events import render_frame_events
+    from ...models.physical.scaling import DEFAULT_NODE, node
+
+    reports = [
+        energy(
+            render_frame_events(
+                f.to_dict(),
+                dram_bytes=f.dram_bytes["hybrid"],
+                density_components=model.density_components,
+                app_components=model.app_components,
+                resolution=model.resolution,
+            ),
+            at=node(DEFAULT_NODE),
+        ).to_dict()
+        for f in r.frames
+    ]
+    mean = dict(reports[0])
+    for key in ("components_pj", "components_pj_per_lookup"):
+        mean[key] = {k: float(np.mean([x[key][k] for x in reports])) for k in mean[key]}
+    mean["total_pj"] = float(np.mean([x["total_pj"] for x in reports]))
+    mean["lookups"] = float(np.mean([x["lookups"] for x in reports]))
+    mean["pj_per_lookup"] = mean["total_pj"] / max(mean["lookups"], 1.0)
+    mean["dram_model"] = "the render's: each touched burst once per frame"
+    return mean
+
+
+def _variant_dict(
+    model: TensorfVM, r: VariantResult, ref_samples: float, ref_evals: float
+) -> dict[str, Any]:
     evals = r.mean("samples_evaluated")
+    energy = frame_energy(model, r)
     return {
         "density": r.density,
         "source": r.source,
@@ -229,6 +265,8 @@ def _variant_dict(r: VariantResult, ref_samples: float, ref_evals: float) -> dic
         "dram_bytes_per_frame": r.dram_bytes_per_frame,
         "model_bytes": r.model_bytes,
         "frame_seconds": r.frame_seconds,
+        "energy_mj_per_frame": energy["total_pj"] / 1e9,
+        "energy": energy,
         "datapath": r.datapath,
     }
 
@@ -245,7 +283,7 @@ def summary(study: RenderStudy) -> dict[str, Any]:
         return float(np.mean([f.stats.to_dict()[key] for f in ref]))
 
     ref_samples, ref_evals = ref_mean("samples_generated"), ref_mean("samples_evaluated")
-    results = [_variant_dict(r, ref_samples, ref_evals) for r in study.variants]
+    results = [_variant_dict(model, r, ref_samples, ref_evals) for r in study.variants]
     first = results[0]
     cam = study.cameras[0]
     return {
@@ -320,6 +358,14 @@ def summary_text(s: dict[str, Any]) -> str:
             "      DRAM/frame: "
             + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in dram.items())
             + f"; hybrid/dense {dram['hybrid'] / max(dram['dense'], 1):.3f}"
+        )
+        en = r["energy"]
+        top = sorted(en["components_pj"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append(
+            f"      energy/frame (accelerator, {en['node']}, DRAM {en['dram']}): "
+            f"{r['energy_mj_per_frame']:.4g} mJ ("
+            + ", ".join(f"{k} {v / 1e9:.3g}" for k, v in top)
+            + f"; {en['pj_per_lookup']:.3g} pJ/lookup)"
         )
         dp = r.get("datapath")
         if dp:
