@@ -123,10 +123,13 @@ async def _load(dut, params, job: Job, rng) -> tuple[int, int]:
     fill.extend(pack_fill(params, b) for b in beats)
     start = int(dut.fills.value)
     cycles = await run_cycles(dut.clk, [fill], lambda: not fill.queue, len(beats) + 10)
+    await FallingEdge(dut.clk)  # leave the read-only phase before driving
+    dut.i_fill__valid.value = 0
     table = StreamSource(dut, "i_table", rng)
     table.extend(pack_table(params, d) for d in job.buffer.descriptors())
     await run_cycles(dut.clk, [table], lambda: not table.queue, 40)
     await FallingEdge(dut.clk)
+    dut.i_table__valid.value = 0
     filled = (int(dut.fills.value) - start) % (1 << 32)
     assert filled == len(beats), f"the buffer counted {filled} fill words, {len(beats)} sent"
     return len(beats), cycles

@@ -152,3 +152,56 @@ def test_bad_parameters_and_images():
 
 class _Store:
     nbytes = 1000
+
+
+def test_tile_quads_are_the_lookup_stage(store):
+    """The quads of a frame's samples: the planes' stored texels, the lookup stage's cycles."""
+    from rtnerf.models.perf.nerf import lookup_stage
+    from rtnerf.workloads.nerf import accel, datapath
+    from rtnerf.workloads.nerf.fit import fit_volume
+    from rtnerf.workloads.nerf.render import orbit_cameras
+
+    model = fit_volume(load_scene("test", 15), 4, 6, sweeps=3, color_sweeps=1, plane_density=0.3)
+    fs = accel.frame_samples(datapath.quantized(model), orbit_cameras(3, 20)[1], "rtnerf")
+    for lanes, banks, width in [(4, 16, 256), (3, 8, 64)]:
+        params = TexelLookupParams.from_datapath(
+            DatapathParams(lanes=lanes, banks=banks, bank_width=width), store
+        )
+        quads = datapath.texel_quads(store, fs.points, fs.appearance, params.weight_frac)
+        buffer = load(params, store.images)
+        sc = schedule(buffer, quads, consecutive_slots(len(quads.table), lanes))
+        cells = datapath.sample_cells(model, fs.points)
+        lk = lookup_stage(cells, fs.appearance, store.bank_map(banks, width), lanes)
+        assert (sc.cycles, sc.conflict_cycles) == (lk.cycles, lk.conflict_cycles)
+        assert (sc.payload_reads, sc.merged_reads) == (lk.payload_reads, lk.merged_reads)
+    texels, interp = evaluate(buffer, quads)
+    values = [store.values(t) for t in range(6)]
+    n, f = store.resolution, params.weight_frac
+    u = (fs.points + 1) * 0.5 * (n - 1)
+    cell = np.clip(np.floor(u), 0, n - 2).astype(int)
+    q = 0
+    worst = 0.0
+    for s in range(len(fs.points)):
+        for kind in (0, 1) if fs.appearance[s] else (0,):
+            for m, (a0, a1) in enumerate(((0, 1), (0, 2), (1, 2))):
+                t = 3 * kind + m
+                i0, i1 = cell[s, a0], cell[s, a1]
+                for k in range(4):
+                    want = values[t][:, i1 + (k >> 1), i0 + (k & 1)]
+                    assert texels[q, k, : want.size].tolist() == want.tolist()
+                x, y = u[s, a0] - i0, u[s, a1] - i1
+                v = values[t]
+                exact = (
+                    (1 - x) * (1 - y) * v[:, i1, i0]
+                    + x * (1 - y) * v[:, i1, i0 + 1]
+                    + (1 - x) * y * v[:, i1 + 1, i0]
+                    + x * y * v[:, i1 + 1, i0 + 1]
+                )
+                got = interp[q, : exact.size] / 2**params.interp_frac
+                # Positions rounded to 2**-F, the result to 2**-E.
+                mag = np.abs(texels[q, :, : exact.size]).sum(axis=0)
+                bound = mag * 2.0**-f + 2.0 ** -(params.interp_frac + 1)
+                assert (np.abs(got - exact) <= bound + 1e-9).all()
+                worst = max(worst, float(np.abs(got - exact).max()))
+                q += 1
+    assert q == len(quads.table) and worst > 0
