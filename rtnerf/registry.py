@@ -21,6 +21,7 @@ from .params import (
     MemoryPortParams,
     Params,
     SparseSearchUnitParams,
+    TexelLookupParams,
 )
 
 __all__ = ["BLOCKS", "Block", "get_block"]
@@ -114,6 +115,13 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.memory_port:MemoryPort",
             testbench="rtnerf.sim.tb.memory_port",
             summary="burst read port: word requests to AXI4 read bursts, bounded outstanding",
+        ),
+        Block(
+            name="texel_lookup",
+            params=TexelLookupParams,
+            component="rtnerf.rtl.texel_lookup:TexelLookup",
+            testbench="rtnerf.sim.tb.texel_lookup",
+            summary="sparse embedding buffer: banked texel rows, quad decode lanes, bilinear",
         ),
     ]
 }

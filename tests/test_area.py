@@ -92,6 +92,7 @@ SMALLEST = {
     "memory_port": "o1.yaml",
     "embedding_lookup_unit": "mean.yaml",
     "engine": "u1.yaml",
+    "texel_lookup": "l2b4.yaml",
 }
 
 

@@ -72,7 +72,7 @@ def test_unknown_block_is_one_line():
     assert (
         proc.stderr.strip() == "rtnerf: error: unknown block 'nope'; available: "
         "adder_search_tree, embedding_lookup_unit, engine, hybrid_row_decoder, memory_port, "
-        "sparse_search_unit"
+        "sparse_search_unit, texel_lookup"
     )
 
 

@@ -47,10 +47,12 @@ __all__ = [
     "DatapathFrame",
     "DatapathParams",
     "FramePerf",
+    "GroupCycles",
     "LookupResult",
     "MacArrayParams",
     "datapath_frame",
     "frame",
+    "group_cycles",
     "lookup_stage",
     "macs_per_sample",
     "touched_bytes",
@@ -410,54 +412,90 @@ class BankMap:
 
 
 @numba.njit(cache=True)
-def _unique_load(words, n, banks, load):
-    """Distinct words of ``words[:n]`` (sorted in place) per bank into ``load``; the max load."""
-    # Insertion sort: a group holds a few words per class.
-    for i in range(1, n):
-        x = words[i]
-        j = i - 1
-        while j >= 0 and words[j] > x:
-            words[j + 1] = words[j]
-            j -= 1
-        words[j + 1] = x
-    worst = 0
-    distinct = 0
-    for i in range(n):
-        if i == 0 or words[i] != words[i - 1]:
-            b = words[i] % banks
-            load[b] += 1
-            distinct += 1
-            if load[b] > worst:
-                worst = load[b]
-    # Reset only the banks touched (cheaper than clearing all of them).
-    for i in range(n):
-        load[words[i] % banks] = 0
-    return worst, distinct
+def _bank_cycles(first, span, lanes, kpc, pending, claimed):
+    """The greedy read schedule of one class's array in one issue group: ``(cycles, reads)``.
+
+    Lane ``l`` wants the bank words ``first[l] .. first[l] + span[l] - 1`` (word ``w`` in bank
+    ``w % kpc``). Each cycle the lanes, in order, each take their lowest wanted word whose bank
+    is not yet reading this cycle, or is reading that very word (a broadcast); a bank reads one
+    word per cycle and a lane takes at most one word per cycle (its port).
+    """
+    left = 0
+    for lane in range(lanes):
+        pending[lane] = (np.int64(1) << span[lane]) - 1
+        left += span[lane]
+    cycles = 0
+    reads = 0
+    while left:
+        for b in range(kpc):
+            claimed[b] = -1
+        for lane in range(lanes):
+            m = pending[lane]
+            k = 0
+            while m:
+                if m & 1:
+                    w = first[lane] + k
+                    b = w % kpc
+                    take = claimed[b] == w
+                    if claimed[b] < 0:
+                        claimed[b] = w
+                        reads += 1
+                        take = True
+                    if take:
+                        pending[lane] &= ~(np.int64(1) << k)
+                        left -= 1
+                        break
+                m >>= 1
+                k += 1
+        cycles += 1
+    return cycles, reads
 
 
 @numba.njit(cache=True)
-def _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out):
-    """Cycles of one lockstep issue group (see :func:`datapath_frame`); updates ``out``."""
-    cycles = max(lane_max, 1)
+def _group(gdir, gpf, gps, lanes, kpc, pending, claimed, ones, out):
+    """Directory and payload cycles ``(D, P)`` of one issue group; counts its reads in ``out``.
+
+    ``gdir[c, l]``: lane ``l``'s directory bank word in class ``c`` (-1: none, a row-stride
+    image or no quad); ``gpf[c, l]``, ``gps[c, l]``: its payload's first bank word and span.
+    """
+    d_cycles = 0
+    p_cycles = 0
     for c in range(4):
-        w, dd = _unique_load(dirs[c], n_dir[c], kpc, load)
-        cycles = max(cycles, w)
-        out[4] += dd
-        out[6] += n_dir[c] - dd
-        w, dp = _unique_load(pays[c], n_pay[c], kpc, load)
-        cycles = max(cycles, w)
-        out[5] += dp
-        out[6] += n_pay[c] - dp
-    out[0] += cycles
-    out[1] += cycles - max(lane_max, 1)
+        n = 0
+        for lane in range(lanes):
+            ones[lane] = 1 if gdir[c, lane] >= 0 else 0
+            n += ones[lane]
+        cyc, reads = _bank_cycles(gdir[c], ones, lanes, kpc, pending, claimed)
+        d_cycles = max(d_cycles, cyc)
+        out[4] += reads
+        out[6] += n - reads
+        n = 0
+        for lane in range(lanes):
+            n += gps[c, lane]
+        cyc, reads = _bank_cycles(gpf[c], gps[c], lanes, kpc, pending, claimed)
+        p_cycles = max(p_cycles, cyc)
+        out[5] += reads
+        out[6] += n - reads
     out[3] += 1
-    return cycles
+    return d_cycles, p_cycles
+
+
+@numba.njit(cache=True)
+def _step(d_cycles, p_prev, span_prev, out):
+    """One pipeline step's cycles, counted in ``out`` (see :func:`group_cycles`).
+
+    A group's directory reads beside the payload reads of the group two ahead of it.
+    """
+    cyc = max(1, d_cycles, p_prev)
+    out[0] += cyc
+    out[1] += cyc - max(1, span_prev)
+    return cyc
 
 
 @numba.njit(cache=True)
 def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, dram_first,
-              dram_last, burst_bytes, class_shape, groups, row_of, row_base, lanes, kpc,
-              max_span, stamp, visit_cycles, visit_bytes, simulate, out):  # fmt: skip
+              dram_last, burst_bytes, class_shape, groups, row_of, row_base, lanes, kpc, stamp,
+              visit_cycles, visit_bytes, simulate, out):  # fmt: skip
     """The lookup stage over a frame's samples in order; see :func:`datapath_frame`.
 
     Without ``simulate`` only the DRAM bursts per visit are counted (no issue groups).
@@ -467,13 +505,17 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
     """
     n_tables = groups.size
     half = n_tables // 2
-    dirs = np.empty((4, lanes), np.int64)
-    pays = np.empty((4, lanes * max_span), np.int64)
-    n_pay = np.zeros(4, np.int64)
-    n_dir = np.zeros(4, np.int64)
-    load = np.zeros(kpc, np.int64)
+    gdir = np.full((4, lanes), -1, np.int64)
+    gpf = np.zeros((4, lanes), np.int64)
+    gps = np.zeros((4, lanes), np.int64)
+    pending = np.zeros(lanes, np.int64)
+    claimed = np.zeros(kpc, np.int64)
+    ones = np.zeros(lanes, np.int64)
     slot = 0
     lane_max = 0
+    # The payload cycles and widest row of the two groups ahead in the pipeline.
+    p1 = p2 = s1 = s2 = 0
+    last_v = -1
     for s in range(cells.shape[0]):
         v = visit[s]
         for kind in range(2):
@@ -503,45 +545,154 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                                     visit_bytes[v] += burst_bytes
                         if not simulate:
                             continue
-                        if dir_word[idx] >= 0:
-                            dirs[c, n_dir[c]] = dir_word[idx]
-                            n_dir[c] += 1
+                        gdir[c, slot] = dir_word[idx]
                         f = pay_first[idx]
                         span = pay_last[idx] - f + 1
                         out[7] += 1
                         if span <= 0:
                             out[8] += 1
-                        for k in range(span):
-                            pays[c, n_pay[c]] = f + k
-                            n_pay[c] += 1
+                            span = 0
+                        gpf[c, slot] = f
+                        gps[c, slot] = span
                         if span > lane_max:
                             lane_max = span
                     if not simulate:
                         continue
                     out[2] += 1
                     slot += 1
+                    last_v = v
                     if slot == lanes:
-                        cyc = _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
+                        d, p = _group(gdir, gpf, gps, lanes, kpc, pending, claimed, ones, out)
+                        cyc = _step(d, p2, s2, out)
                         if v >= 0:
                             visit_cycles[v] += cyc
+                        p2, s2, p1, s1 = p1, s1, p, lane_max
                         slot = 0
                         lane_max = 0
-                        for c in range(4):
-                            n_pay[c] = 0
-                            n_dir[c] = 0
+                        gdir[:] = -1
+                        gps[:] = 0
         # A visit's last group is issued before the next visit's rows are touched.
         if slot and simulate and v >= 0 and (s + 1 == cells.shape[0] or visit[s + 1] != v):
-            cyc = _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
-            visit_cycles[v] += cyc
+            d, p = _group(gdir, gpf, gps, lanes, kpc, pending, claimed, ones, out)
+            visit_cycles[v] += _step(d, p2, s2, out)
+            p2, s2, p1, s1 = p1, s1, p, lane_max
             slot = 0
             lane_max = 0
-            for c in range(4):
-                n_pay[c] = 0
-                n_dir[c] = 0
+            gdir[:] = -1
+            gps[:] = 0
     if slot:
-        _flush(n_dir, dirs, pays, n_pay, lane_max, kpc, load, out)
+        d, p = _group(gdir, gpf, gps, lanes, kpc, pending, claimed, ones, out)
+        _step(d, p2, s2, out)
+        p2, s2, p1, s1 = p1, s1, p, lane_max
+    if out[3]:  # the last two groups' payload steps
+        cyc = _step(0, p2, s2, out) + _step(0, p1, s1, out)
+        if last_v >= 0:
+            visit_cycles[last_v] += cyc
     for v in range(visit_bytes.size):
         out[9] += visit_bytes[v]
+
+
+#: Most bank words one row may span (the schedule keeps a lane's wanted words in a bit mask).
+_MAX_SPAN = 62
+
+
+@numba.njit(cache=True)
+def _groups(dir_word, pay_first, pay_span, kpc, d_out, p_out, out):
+    lanes = dir_word.shape[2]
+    pending = np.zeros(lanes, np.int64)
+    claimed = np.zeros(kpc, np.int64)
+    ones = np.zeros(lanes, np.int64)
+    for k in range(dir_word.shape[0]):
+        d_out[k], p_out[k] = _group(dir_word[k], pay_first[k], pay_span[k], lanes, kpc, pending,
+                                    claimed, ones, out)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupCycles:
+    """The cycles of a stream of issue groups (see :func:`group_cycles`).
+
+    Attributes
+    ----------
+    directory, payload : numpy.ndarray
+        ``int64`` per group: ``D``, its directory read cycles, and ``P``, its payload read
+        cycles (0 when it reads nothing).
+    span : numpy.ndarray
+        ``int64`` per group: its widest row in bank words.
+    steps : numpy.ndarray
+        ``int64`` ``(n + 2,)`` (empty without groups): the pipeline's steps, step ``k`` =
+        ``max(1, D_k, P_{k-2})``; group ``k`` is accepted at the end of step ``k - 1``.
+    directory_reads, payload_reads, merged_reads : int
+        Bank reads of the two arrays and requests served by another lane's read.
+    """
+
+    directory: np.ndarray
+    payload: np.ndarray
+    span: np.ndarray
+    steps: np.ndarray
+    directory_reads: int
+    payload_reads: int
+    merged_reads: int
+
+    @property
+    def cycles(self) -> int:
+        """All steps: from the first group's acceptance to the last group's payload read."""
+        return int(self.steps.sum())
+
+    @property
+    def conflict_cycles(self) -> int:
+        """Cycles of the steps beyond ``max(1, span)`` of the group reading its payload."""
+        own = np.maximum(1, np.concatenate([[0, 0], self.span]))
+        return int((self.steps - own).sum()) if self.steps.size else 0
+
+
+def group_cycles(
+    dir_word: np.ndarray, pay_first: np.ndarray, pay_span: np.ndarray, banks: int
+) -> GroupCycles:
+    """Cycles of issue groups on the sparse embedding buffer (the RTL's exact schedule).
+
+    Parameters
+    ----------
+    dir_word : numpy.ndarray
+        ``int64`` ``(n, 4, lanes)``: per group, class and lane, the bank word of the row's
+        directory entry in the class's directory array; -1 for none (a row-stride image, or no
+        quad in that lane).
+    pay_first, pay_span : numpy.ndarray
+        ``int64`` ``(n, 4, lanes)``: the first bank word of the row's payload in the class's
+        payload array and the bank words it spans (0: EMPTY, or no quad).
+    banks : int
+        Banks of the buffer (``banks / 4`` per class and array).
+
+    Returns
+    -------
+    GroupCycles
+        ``D`` and ``P`` per group (see :func:`datapath_frame` for the schedule) and the steps.
+    """
+    check_int("banks", banks, minimum=4)
+    arrays = [np.ascontiguousarray(a, np.int64) for a in (dir_word, pay_first, pay_span)]
+    shape = arrays[0].shape
+    if len(shape) != 3 or shape[1] != 4 or any(a.shape != shape for a in arrays):
+        raise ValueError("`dir_word`, `pay_first` and `pay_span` must be (n, 4, lanes) arrays")
+    if arrays[2].size and (arrays[2].min() < 0 or arrays[2].max() > _MAX_SPAN):
+        raise ValueError(f"`pay_span` must be from 0 to {_MAX_SPAN}")
+    n = shape[0]
+    d = np.zeros(n, np.int64)
+    p = np.zeros(n, np.int64)
+    out = np.zeros(10, np.int64)
+    _groups(*arrays, banks // 4, d, p, out)
+    steps = np.zeros(n + 2 if n else 0, np.int64)
+    if n:
+        steps[:n] = d
+        steps[2:] = np.maximum(steps[2:], p)
+        steps = np.maximum(steps, 1)
+    return GroupCycles(
+        directory=d,
+        payload=p,
+        span=arrays[2].max(axis=(1, 2)) if n else np.zeros(0, np.int64),
+        steps=steps,
+        directory_reads=int(out[4]),
+        payload_reads=int(out[5]),
+        merged_reads=int(out[6]),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -551,17 +702,18 @@ class LookupResult:
     Attributes
     ----------
     cycles : int
-        Cycles of all issue groups.
+        Cycles of all pipeline steps (:func:`group_cycles`).
     conflict_cycles : int
-        Cycles lost to bank conflicts: each group's cycles beyond its slowest lane's own.
+        Cycles lost to bank conflicts: each pipeline step's cycles beyond ``max(1, max p)`` of
+        the group reading its payload (see :func:`datapath_frame`).
     quads, groups : int
         Quads issued and lockstep issue groups.
     row_reads, empty_rows : int
         Texel rows read (4 per quad) and those that were EMPTY (directory only).
     directory_reads, payload_reads : int
-        Distinct bank words read from the directory and payload arrays.
+        Bank reads of the directory and payload arrays.
     merged_reads : int
-        Requests served by another lane's read of the same bank word in the same group.
+        Requests served by another lane's read of the same bank word in the same cycle.
     dram_bytes : int
         Streaming only: bytes loaded over all visits (0 on chip).
     visit_cycles, visit_bytes : numpy.ndarray
@@ -633,16 +785,16 @@ def lookup_stage(
         if v.shape != (s,) or (s and (v[0] < 0 or (np.diff(v) < 0).any())):
             raise ValueError("`visit` must be a non-decreasing int array of shape (S,) from 0")
         visits = int(v[-1]) + 1 if s else 0
-    spans = bm.pay_last - bm.pay_first + 1
-    max_span = max(int(spans.max()), 1)
+    if int((bm.pay_last - bm.pay_first).max(initial=0)) >= _MAX_SPAN:
+        raise ValueError(f"a row spans more than {_MAX_SPAN} bank words")
     stamp = np.full(max(bm.dram_bursts, 1), -1, np.int64)
     visit_cycles = np.zeros(visits, np.int64)
     visit_bytes = np.zeros(visits, np.int64)
     out = np.zeros(10, np.int64)
     _datapath(cells, app, v, bm.base, bm.dir_word, bm.pay_first, bm.pay_last, bm.dram_dir,
               bm.dram_first, bm.dram_last, bm.burst_bytes, bm.class_shape, bm.groups, bm.row_of,
-              bm.row_base, lanes, bm.banks // 4, max_span, stamp, visit_cycles, visit_bytes,
-              simulate, out)  # fmt: skip
+              bm.row_base, lanes, bm.banks // 4, stamp, visit_cycles, visit_bytes, simulate,
+              out)  # fmt: skip
     return LookupResult(
         cycles=int(out[0]),
         conflict_cycles=int(out[1]),
@@ -768,23 +920,33 @@ def datapath_frame(
     1. **Front end** (``ceil(front_end_work / sample_rate)``): per cycle and lane, one cube-pixel
        slab test or one candidate sample (cell test against the cube, for RT-NeRF; the
        occupancy test of a lattice sample, for uniform marching).
-    2. **Lookup** (``lookup.cycles``, from :func:`lookup_stage`). The dispatcher cuts the stream
-       of quads -- per sample in issue order: the 3 density planes' quads (``groups`` each),
-       then, when its appearance is read, the 3 appearance planes' -- into **lockstep issue
-       groups** of ``lanes`` consecutive quads, quad ``j`` of a group to lane ``j``. A quad
-       reads one row per parity class ``c = 2 (i1 & 1) + (i0 & 1)``: its directory entry from
-       the class's directory array (none for an all-DENSE image, addressed by row stride) and
-       its payload (``p`` bank words, 0 for EMPTY) from the
-       class's payload array. Each class has ``banks / 4`` directory banks and ``banks / 4``
-       payload banks, word ``w`` of either array in bank ``w % (banks / 4)``; a bank reads one
-       word per cycle; two lanes asking for the **same** word in the same group share one read
-       (broadcast). A lane has per class one directory port and one payload port of one bank
-       word per cycle; its decoder expands a row per class per cycle (BITMAP: prefix popcount
-       of the presence bits on the adder tree gives each value's slot; COO: each of the ``G``
-       outputs searches the row's coordinates; DENSE: pass-through; EMPTY: zeros), fully
-       pipelined. A group takes ``max(1, max p, max directory-bank load, max payload-bank
-       load)`` cycles, loads counted in distinct words; the cycles beyond ``max(1, max p)`` are
-       **conflict cycles**. The next group issues the cycle after (the lanes stall together).
+    2. **Lookup** (``lookup.cycles``, from :func:`lookup_stage`; the RTL of
+       :class:`rtnerf.rtl.texel_lookup.TexelLookup` runs this schedule cycle for cycle, checked
+       per group in cosimulation). The dispatcher cuts the stream of quads -- per sample in
+       issue order: the 3 density planes' quads (``groups`` each), then, when its appearance
+       is read, the 3 appearance planes' -- into **lockstep issue groups** of ``lanes``
+       consecutive quads, quad ``j`` of a group to lane ``j``. A quad reads one row per parity
+       class ``c = 2 (i1 & 1) + (i0 & 1)``: its directory entry from the class's directory
+       array (none for an all-DENSE image, addressed by row stride) and its payload (``p`` bank
+       words, 0 for EMPTY) from the class's payload array. Each class has ``banks / 4``
+       directory banks and ``banks / 4`` payload banks, word ``w`` of either array in bank
+       ``w % (banks / 4)``; a bank reads one word per cycle, and a lane has per class one
+       directory port and one payload port of one bank word per cycle. **Arbitration** (per
+       class and array, every cycle): the lanes in order each take their lowest wanted word
+       whose bank is not reading yet this cycle, or is reading that very word (a broadcast:
+       one read serves every lane taking it). A group's directory reads take ``D`` cycles (the
+       most distinct entry words of one bank) and its payload reads ``P`` cycles (at least
+       ``max p`` and the most distinct words of one bank; the greedy order can take more,
+       :func:`group_cycles`). **Pipeline**: directory read, entry decode, payload read, row
+       capture, expansion, each a lockstep step of the whole pipeline (the lanes and stages
+       stall together); step ``k`` holds group ``k``'s directory reads and group ``k - 2``'s
+       payload reads and takes ``max(1, D_k, P_{k-2})`` cycles. The cycles of a step beyond
+       ``max(1, max p)`` of the group reading its payload are **conflict cycles**. The decoder
+       expands a row per class per step (BITMAP: prefix popcount of the presence bits, the
+       adder tree's up- and down-sweep, gives each value's slot; COO: each of the ``G`` outputs
+       searches the row's coordinates; DENSE: pass-through; EMPTY: zeros). The pipeline's fill
+       and drain (the RTL's :attr:`~rtnerf.params.TexelLookupParams.latency`, 9 cycles) are
+       not counted.
     3. **MAC array** (``ceil(MACs / macs_per_cycle)``, fully utilised): per density sample
        ``21 R_sigma + 3`` (bilinear 4, line 2 and product 1 per plane component; compositing
        3), per appearance sample another ``21 R_c + 3 R_c 27 + 27 + 4`` (SH; see

@@ -9,6 +9,7 @@ from .engine import EngineParams
 from .hybrid_row_decoder import HybridRowDecoderParams
 from .memory_port import MemoryPortParams
 from .sparse_search_unit import SparseSearchUnitParams
+from .texel_lookup import TexelLookupParams
 
 __all__ = [
     "CONFIG_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "Op",
     "Params",
     "SparseSearchUnitParams",
+    "TexelLookupParams",
     "check_choice",
     "check_int",
 ]

@@ -51,6 +51,25 @@ def _positions(store, bank_width):
     return out
 
 
+def schedule(wanted, banks):
+    """Cycles of the lanes' greedy reads of one array: ``wanted[l]`` the words of lane ``l``.
+
+    Each cycle the lanes in order take their lowest wanted word whose bank is free this cycle
+    or reads that same word.
+    """
+    left = [list(w) for w in wanted]
+    cycles = 0
+    while any(left):
+        reading = {}
+        for words in left:
+            for w in words:
+                if reading.setdefault(w % banks, w) == w:
+                    words.remove(w)
+                    break
+        cycles += 1
+    return cycles
+
+
 def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
     """Counters of the lookup stage: cycles, conflict cycles, quads, groups, DRAM bytes."""
     pos = _positions(store, bank_width)
@@ -72,29 +91,37 @@ def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
                         h = (n - (c >> 1) + 1) // 2
                         rows.append((t, c, g * w * h + orders[c][(y // 2) * w + x // 2]))
                     quads.append((-1 if visit is None else int(visit[s]), rows))
-    cycles = conflicts = groups = 0
+    # Per group: (visit, directory cycles D, payload cycles P, widest row).
+    done = []
     i = 0
     while i < len(quads):
         # A group: up to `lanes` quads of one visit.
         j = i
         while j < len(quads) and j - i < lanes and quads[j][0] == quads[i][0]:
             j += 1
-        lane = 1
-        dir_load, pay_load = {}, {}
-        for _, rows in quads[i:j]:
-            for t, c, r in rows:
-                dword, pwords, _ = pos[t, c][r]
-                lane = max(lane, len(pwords))
-                if dword is not None:
-                    dir_load.setdefault((c, dword % kpc), set()).add(dword)
-                for p in pwords:
-                    pay_load.setdefault((c, p % kpc), set()).add(p)
-        loads = [len(v) for v in (*dir_load.values(), *pay_load.values())]
-        cyc = max(lane, *loads)
-        cycles += cyc
-        conflicts += cyc - lane
-        groups += 1
+        wide = 0
+        d_cyc = p_cyc = 0
+        for c in range(4):
+            dir_want, pay_want = [], []
+            for _, rows in quads[i:j]:
+                ((t, cc, r),) = [x for x in rows if x[1] == c]
+                dword, pwords, _ = pos[t, cc][r]
+                wide = max(wide, len(pwords))
+                dir_want.append([] if dword is None else [dword])
+                pay_want.append(sorted(pwords))
+            d_cyc = max(d_cyc, schedule(dir_want, kpc))
+            p_cyc = max(p_cyc, schedule(pay_want, kpc))
+        done.append((quads[i][0], d_cyc, p_cyc, wide))
         i = j
+    # Step k: group k's directory beside group k - 2's payload.
+    cycles = conflicts = 0
+    for k in range(len(done) + 2 if done else 0):
+        d_cyc = done[k][1] if k < len(done) else 0
+        p_cyc, wide = (done[k - 2][2], done[k - 2][3]) if k >= 2 else (0, 0)
+        step = max(1, d_cyc, p_cyc)
+        cycles += step
+        conflicts += step - max(1, wide)
+    groups = len(done)
     dram = 0
     if visit is not None:
         seen = {}

@@ -27,11 +27,12 @@ CORNERS = {
     "memory_port": ["o1.yaml", "w256.yaml"],
     "embedding_lookup_unit": ["mean.yaml", "wrap.yaml"],
     "engine": ["u1.yaml", "u4.yaml", "pair.yaml"],
+    "texel_lookup": ["l2b4.yaml", "l3b8.yaml"],
 }
 #: Blocks whose transactions are long run this fraction of COUNT: a pooled bag is tens to
 #: hundreds of cycles and exercises every column at once; a memory request is up to
 #: 2**len_width - 1 words (about 150 on average at the wide corner) under random stalls.
-FRACTION = {"embedding_lookup_unit": 0.2, "engine": 0.2, "memory_port": 0.05}
+FRACTION = {"embedding_lookup_unit": 0.2, "engine": 0.2, "memory_port": 0.05, "texel_lookup": 0.1}
 #: Bags of the engine's measured trace test (bag sizes up to 64: about 30 requests each); the
 #: 5,000-bag runs are the `engine_cycles` benchmark's.
 TRACE_BAGS = max(1, COUNT // 200)

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from ...models.golden.texel_lookup import Quads
 from ...models.perf.nerf import (
     DatapathFrame,
     DatapathParams,
@@ -29,9 +30,9 @@ from .camera import Camera
 from .model import MAT_MODE, TensorfVM
 from .render import RenderStats, render
 from .stream import StreamParams, visits
-from .texel import TexelStore, encode_texels
+from .texel import CLASSES, TexelStore, class_order, class_shape, encode_texels
 
-__all__ = ["FrameEstimate", "estimate", "quantized", "sample_cells"]
+__all__ = ["FrameEstimate", "estimate", "quantized", "sample_cells", "texel_quads"]
 
 
 def quantized(model: TensorfVM, value_width: int = 16) -> TensorfVM:
@@ -64,6 +65,52 @@ def sample_cells(model: TensorfVM, points: np.ndarray) -> np.ndarray:
     cell = np.clip(np.floor(u), 0, n - 2).astype(np.int64)
     axes = np.array(MAT_MODE, np.int64)
     return np.ascontiguousarray(cell[:, axes])
+
+
+def texel_quads(
+    store: TexelStore, points: np.ndarray, appearance: np.ndarray, weight_frac: int,
+    tag_width: int = 8,
+) -> Quads:  # fmt: skip
+    """The quads of samples in the lookup stage's issue order, for the RTL texel lookup.
+
+    Per sample the 3 density planes' quads (``groups`` each), then, when its appearance is read,
+    the 3 appearance planes': exactly the stream :func:`~rtnerf.models.perf.nerf.lookup_stage`
+    cuts into issue groups. A quad of plane ``m`` names the rows of the texels around the
+    sample's cell along ``MAT_MODE[m]`` in each class image, the parity of the cell's corner
+    and the position in the cell, ``fx``, ``fy`` = ``rint(frac * 2**weight_frac)``; tags count
+    the quads modulo ``2**tag_width``.
+    """
+    n = store.resolution
+    u = (np.asarray(points, np.float64) + 1.0) * 0.5 * (n - 1)
+    cell = np.clip(np.floor(u), 0, n - 2).astype(np.int64)
+    pos = np.rint(np.clip(u - cell, 0.0, 1.0) * (1 << weight_frac)).astype(np.int64)
+    orders = [class_order(n, c, store.tile) for c in range(CLASSES)]
+    shapes = [class_shape(n, c) for c in range(CLASSES)]
+    app = np.asarray(appearance, bool)
+    out: list[tuple] = []
+    for s in range(cell.shape[0]):
+        for kind in (0, 1) if app[s] else (0,):
+            for m, (a0, a1) in enumerate(MAT_MODE):
+                t = 3 * kind + m
+                i0, i1 = int(cell[s, a0]), int(cell[s, a1])
+                for g in range(store.groups[t]):
+                    rows = []
+                    for c in range(CLASSES):
+                        x = i0 + ((i0 ^ c) & 1)
+                        y = i1 + ((i1 ^ (c >> 1)) & 1)
+                        w, h = shapes[c]
+                        rows.append(g * w * h + int(orders[c][(y >> 1) * w + (x >> 1)]))
+                    parity = (i0 & 1) + 2 * (i1 & 1)
+                    out.append((t, rows, parity, pos[s, a0], pos[s, a1]))
+    count = len(out)
+    return Quads(
+        np.array([q[0] for q in out], np.int64),
+        np.array([q[1] for q in out], np.int64).reshape(count, CLASSES),
+        np.array([q[2] for q in out], np.int64),
+        np.array([q[3] for q in out], np.int64),
+        np.array([q[4] for q in out], np.int64),
+        np.arange(count, dtype=np.int64) % (1 << tag_width),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
