@@ -62,6 +62,24 @@ def bench(session):
     session.run("python", "benchmarks/decode_bench.py")
 
 
+@nox.session
+def soak(session):
+    """Verilator soak: 100,000 random transactions per operation (the blocks' FRACTION of it for
+    long transactions) on one (block, corner) pair chosen by a new seed, printed; successive runs
+    rotate through the corners. RTNERF_COSIM_SEED / RTNERF_COSIM_SHARE repeat or widen a run
+    ("0/1": every corner)."""
+    install(session, "dev")
+    seed = int(os.environ.get("RTNERF_COSIM_SEED") or int.from_bytes(os.urandom(4), "little"))
+    share = os.environ.get("RTNERF_COSIM_SHARE") or str(seed)
+    session.log(f"soak seed {seed}, share {share}")
+    env = {"RTNERF_COSIM_COUNT": "100000", "RTNERF_COSIM_SEED": str(seed),
+           "RTNERF_COSIM_SHARE": share}  # fmt: skip
+    session.run(
+        "pytest", "tests/sim/test_cosim.py", "-m", "cosim", "-k", "verilator", "-n",
+        pytest_workers(), "--durations=5", *session.posargs, env=env,
+    )  # fmt: skip
+
+
 @nox.session(name="engine-cycles")
 def engine_cycles(session):
     """RTL cycles and DRAM traffic of the engine's measured traces (5,000-bag random traces and

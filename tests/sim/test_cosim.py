@@ -3,9 +3,13 @@
 Each block runs at two design corners from configs/blocks/<name>/. Its testbench's cocotb tests
 (`TESTS` in the testbench module: a latency/throughput test and four idle-insertion x
 backpressure stream tests) run as separate pytest items so that parallel workers share the
-work; the stream tests together run RTNERF_COSIM_COUNT (default 20,000) random transactions per
+work; the stream tests together run RTNERF_COSIM_COUNT (default 5,000) random transactions per
 operation (a fraction of it for blocks in FRACTION) plus the block's directed corners. Every
 test asserts bit-exact results (and its stated latency or throughput) inside the simulator.
+
+``nox -s soak`` runs the same tests on Verilator with RTNERF_COSIM_COUNT=100000, a new
+RTNERF_COSIM_SEED each run and RTNERF_COSIM_SHARE set to that seed: one (block, corner) pair,
+the seed modulo their number, so that successive CI runs soak the corners in turn.
 """
 
 import importlib
@@ -17,7 +21,7 @@ import pytest
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 
-COUNT = int(os.environ.get("RTNERF_COSIM_COUNT", "20000"))
+COUNT = int(os.environ.get("RTNERF_COSIM_COUNT", "5000"))
 SEED = int(os.environ.get("RTNERF_COSIM_SEED", "20261126"))
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "blocks"
 CORNERS = {
@@ -36,10 +40,30 @@ FRACTION = {"embedding_lookup_unit": 0.2, "engine": 0.2, "memory_port": 0.05, "t
 #: Bags of the engine's measured trace test (bag sizes up to 64: about 30 requests each); the
 #: 5,000-bag runs are the `engine_cycles` benchmark's.
 TRACE_BAGS = max(1, COUNT // 200)
+PAIRS = [(name, config) for name, configs in CORNERS.items() for config in configs]
+
+
+def _share(spec: str | None) -> range:
+    """The indices into PAIRS that RTNERF_COSIM_SHARE selects: all when unset; "k/n" the pairs
+    whose index is k modulo n; a lone integer k the one pair k modulo len(PAIRS)."""
+    if not spec:
+        return range(len(PAIRS))
+    error = f"RTNERF_COSIM_SHARE must be 'k/n' with 0 <= k < n, or an integer k; got {spec!r}"
+    try:
+        k, n = (int(x) for x in spec.split("/")) if "/" in spec else (int(spec), None)
+    except ValueError:
+        raise ValueError(error) from None
+    if n is None:
+        k %= len(PAIRS)
+        return range(k, k + 1)
+    if not 0 <= k < n:
+        raise ValueError(error)
+    return range(k, len(PAIRS), n)
+
+
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
-    for name, configs in CORNERS.items()
-    for config in configs
+    for name, config in (PAIRS[i] for i in _share(os.environ.get("RTNERF_COSIM_SHARE")))
     for test in importlib.import_module(get_block(name).testbench).TESTS
 ]
 
@@ -70,6 +94,16 @@ def test_cosim(simulator, name, config, test, tmp_path):
     if "dram_bytes_expected" in record:  # the engine: burst by burst in the TB, here in total
         assert record["dram_bytes"] == record["dram_bytes_expected"], record
         assert record["dram_burst_mismatches"] == 0, record
+
+
+def test_share_selects_a_rotating_subset():
+    assert list(_share(None)) == list(range(len(PAIRS)))
+    parts = [list(_share(f"{k}/3")) for k in range(3)]
+    assert sorted(i for part in parts for i in part) == list(range(len(PAIRS)))
+    assert list(_share(str(len(PAIRS) + 2))) == [2]
+    for bad in ("3/3", "1/0", "a/b", "-1/2", "x"):
+        with pytest.raises(ValueError, match="RTNERF_COSIM_SHARE"):
+            _share(bad)
 
 
 def test_every_block_has_corners():

@@ -132,7 +132,8 @@ def test_evaluate_reports_the_design_point(pairwise):
     k = dataclasses.replace(k, weight=k.weight / np.repeat(np.diff(k.offsets), np.diff(k.offsets)))
     r = evaluate(k, cache_settings=((1, 0), (4, 2)))
     assert r["design"] == overrides(design(k))
-    assert r["design"]["unit.dim"] == 6 and r["design"]["unit.lanes"] == 3
+    # lanes: the largest divisor of dim (6) not above the default's 8.
+    assert r["design"]["unit.dim"] == 6 and r["design"]["unit.lanes"] == 6
     assert r["lookups"] == k.lookups and r["cycles"] > 0
     assert r["lookups_per_s"] == pytest.approx(k.lookups / (r["cycles"] / accelerator.CLOCK_HZ))
     causes = r["dram_bytes_per_lookup_by_cause"]
