@@ -17,6 +17,7 @@
 Writes ``roofline.json`` and ``roofline.md`` into ``--out`` (default benchmarks/results).
 
     python benchmarks/roofline.py [--bags 100000] [--cosim-bags 5000] [--simulator verilator]
+    python benchmarks/roofline.py --kernels-only   # after `rtnerf bench`: refresh part 3
 """
 
 from __future__ import annotations
@@ -239,7 +240,20 @@ def main() -> None:
     parser.add_argument("--cosim-bags", type=int, default=5_000)
     parser.add_argument("--simulator", default="verilator")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--kernels-only",
+        action="store_true",
+        help="keep --out's roofline.json, refresh only its bench kernels (after rtnerf bench)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the bench_* are")
     args = parser.parse_args()
+    if args.kernels_only:
+        out = json.loads((args.out / "roofline.json").read_text())
+        out["kernels"] = kernel_rows(args.results)
+        (args.out / "roofline.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+        (args.out / "roofline.md").write_text(report(out))
+        print(report(out))
+        return
     rng = np.random.default_rng(1)
     default = EngineParams()
     wide = dataclasses.replace(
@@ -260,7 +274,7 @@ def main() -> None:
             wide, units=64, dram=DramParams.preset("hbm2e")
         ),
     }
-    out: dict = {"machine": machine(), "uniform": [], "kernels": kernel_rows(args.out)}
+    out: dict = {"machine": machine(), "uniform": [], "kernels": kernel_rows(args.results)}
     images = {}
     for name, params in designs.items():
         width = params.unit.word_width
