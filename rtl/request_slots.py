@@ -38,7 +38,10 @@ def layouts(p: EmbeddingLookupUnitParams) -> dict[str, data.StructLayout]:
             "table": unsigned(p.table_width),
             "addr": unsigned(p.address_width),
             "rows": unsigned(p.row_width + 1),
-            "stride": unsigned(dec.len_width),
+            # A bursts-placed row's stride can exceed its words, but never 2**len_width
+            # (Layout.dense_stride: at most the row's words rounded up to whole bursts, or to
+            # the next power of two below a burst).
+            "stride": unsigned(dec.len_width + 1),
             "payload": unsigned(p.address_width),
         }
     )
@@ -187,7 +190,7 @@ class RequestSlots(wiring.Component):
 
         # -- tables --------------------------------------------------------------------------
         bases = Array(Signal(p.address_width, name=f"base_{t}") for t in range(p.tables))
-        strides = Array(Signal(dec.len_width, name=f"stride_{t}") for t in range(p.tables))
+        strides = Array(Signal(dec.len_width + 1, name=f"stride_{t}") for t in range(p.tables))
         payloads = Array(Signal(p.address_width, name=f"payload_{t}") for t in range(p.tables))
         m.d.comb += self.i_base.ready.eq(~self.busy)
         with m.If(self.i_base.valid & self.i_base.ready):

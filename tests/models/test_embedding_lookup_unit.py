@@ -78,3 +78,28 @@ def test_pairwise_needs_pairs_of_row_bags():
         evaluate(params, elements.images, elements.trace)
     with pytest.raises(ValueError, match=r"^`out_width` 32 is too wide for the pairwise stage"):
         EmbeddingLookupUnitParams(out_width=32, pairwise="l2")
+
+
+@pytest.mark.parametrize("dim", [2, 3, 4, 7, 50, 64])
+@pytest.mark.parametrize("word_width", [32, 64, 128])
+@pytest.mark.parametrize("burst_bytes", [16, 64, 256])
+def test_stride_descriptor_fits_the_base_layout(dim, word_width, burst_bytes):
+    """A bursts-placed DENSE table's stride (rows padded toward whole bursts) fits i_base.
+
+    Regression: GloVe's 50 x 16-bit rows take 7 words of 128 bits (len_width 3) but are placed
+    8 words apart; the stride field had len_width bits.
+    """
+    from rtnerf.models.golden.engine import table_descriptor
+    from rtnerf.models.image import encode
+    from rtnerf.rtl.embedding_lookup_unit import layouts
+    from rtnerf.sim.layout import pack
+
+    p = EmbeddingLookupUnitParams(
+        dim=dim, value_width=16, word_width=word_width, entry_width=min(64, word_width), lanes=1
+    )
+    enc = p.decoder.encoding(burst_bytes=burst_bytes, placement="bursts")
+    values = np.arange(1, 4 * dim + 1, dtype=np.int64).reshape(4, dim)
+    image = encode(values, enc)
+    assert image.row_stride >= image.layout.row_words(dim * 16)
+    _, base_layout, _ = layouts(p)
+    pack(base_layout, {"table": 0, "addr": 0, **table_descriptor(image)})  # raises if too wide
