@@ -49,6 +49,9 @@ class Block:
         Dotted module name of its cocotb testbench.
     summary : str
         One line for ``rtnerf blocks``.
+    demo : dict
+        Fields that ``rtnerf demo`` changes from the defaults, with ``why``: empty for a block
+        whose default design point builds in seconds.
     """
 
     name: str
@@ -56,6 +59,14 @@ class Block:
     component: str
     testbench: str
     summary: str
+    demo: dict = dataclasses.field(default_factory=dict)
+
+    def demo_params(self) -> tuple[Params, str | None]:
+        """The params ``rtnerf demo`` runs, and why they differ from the defaults (or None)."""
+        fields = {k: v for k, v in self.demo.items() if k != "why"}
+        if not fields:
+            return self.params(), None
+        return self.params(**fields), self.demo["why"]
 
     def load_params(self, config: str | Path | None = None) -> Params:
         """Params from a YAML file, or the defaults when ``config`` is None."""
@@ -122,6 +133,19 @@ BLOCKS: dict[str, Block] = {
             component="rtnerf.rtl.texel_lookup:TexelLookup",
             testbench="rtnerf.sim.tb.texel_lookup",
             summary="sparse embedding buffer: banked texel rows, quad decode lanes, bilinear",
+            # configs/blocks/texel_lookup/l3b8.yaml's point.
+            demo={
+                "lanes": 3,
+                "banks": 8,
+                "bank_width": 64,
+                "directory_depth": 64,
+                "payload_depth": 512,
+                "density_columns": 8,
+                "app_columns": 12,
+                "row_width": 8,
+                "why": "the l3b8 corner: the default (4 lanes x 16 banks x 256 bits, 48-column "
+                "rows) takes about 5 minutes to elaborate in Amaranth and longer to compile",
+            },
         ),
     ]
 }

@@ -263,3 +263,19 @@ def _write(tmp_path, text):
     path = tmp_path / "round.yaml"
     path.write_text(text)
     return path
+
+
+def test_demo_params_are_defaults_or_a_cosimulated_corner():
+    """`rtnerf demo` runs the defaults, or (with a reason) a corner the cosim tests cover."""
+    from pathlib import Path
+
+    from rtnerf.registry import BLOCKS
+
+    configs = Path(__file__).resolve().parent.parent / "configs" / "blocks"
+    for name, block in BLOCKS.items():
+        params, why = block.demo_params()
+        if why is None:
+            assert params == block.params(), name
+            continue
+        corners = [block.load_params(path) for path in sorted((configs / name).glob("*.yaml"))]
+        assert params in corners and params != block.params(), name

@@ -63,11 +63,13 @@ def _demo(folder, count: int, seed: int) -> int:
     lines = ["rtnerf demo: every block at its default design point", ""]
     ok = True
     for name, block in sorted(BLOCKS.items()):
-        params = block.load_params(None)
+        params, why = block.demo_params()
         start = time.perf_counter()
         verilog = folder.write_text(f"{name}/{name}.v", verilog_path(block, params).read_text())
         folder.write_text(f"{name}/config.yaml", params.to_yaml())
         lines.append(f"{name}  {json.dumps(params.to_dict())}")
+        if why:
+            lines.append(f"  not the default design point: {why}")
         lines.append(
             f"  verilog: {verilog} ({len(verilog.read_text().splitlines())} lines, "
             f"{time.perf_counter() - start:.1f} s)"
