@@ -12,6 +12,8 @@ after the last step. ``test_tile`` runs a job given as files (a real scene's til
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 from pathlib import Path
 
@@ -244,7 +246,7 @@ async def test_throughput(dut):
     await _measured(dut, params, args, jobs, "throughput")
 
 
-@cocotb.test()
+@cocotb.test(skip="job" not in json.loads(os.environ.get("RTNERF_TB_ARGS", "{}")))
 async def test_tile(dut):
     """A job from a file (``tile_args``): results bit-exact, steps as stated, cycles recorded."""
     params, args = tb_context(TexelLookupParams)
