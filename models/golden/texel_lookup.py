@@ -37,6 +37,7 @@ from ...errors import ConfigError
 from ...params.texel_lookup import CLASSES, TABLES, TexelLookupParams
 from ..image import MemoryImage, get_bits
 from ..perf.nerf import GroupCycles, group_cycles
+from .decode import _sign_extend
 
 __all__ = [
     "Buffer",
@@ -307,14 +308,6 @@ def _layout(params: TexelLookupParams) -> tuple[np.ndarray, ...]:
     coords = np.array([params.coord_bits(t) for t in range(TABLES)], np.int64)
     row_words = np.array([params.row_words(t) for t in range(TABLES)], np.int64)
     return cols, coords, row_words
-
-
-@numba.njit(cache=True)
-def _sign_extend(raw, width):
-    v = np.int64(raw)
-    if (v >> (width - 1)) & 1:
-        v -= np.int64(1) << width
-    return v
 
 
 @numba.njit(cache=True)
