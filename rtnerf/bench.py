@@ -5,10 +5,12 @@ datasets, :data:`DATASETS` names which):
 
 * the software baselines (:func:`rtnerf.workloads.baselines.time_kernel`: numpy, numba and,
   when installed, torch) are timed side by side and checked against the float64 reference;
-* the accelerator at the kernel's design point (:func:`rtnerf.workloads.accelerator.evaluate`:
+* the accelerator at the kernel's design point, bags longest first
+  (:func:`rtnerf.workloads.accelerator.evaluate`:
   the performance model at full scale, the golden model's fixed-point error, the cache sweep);
-* an RTL co-simulation of the kernel's first bags (:func:`cosim_sample`), checked bit-exactly
-  against the golden model by the engine's testbench (skipped when no simulator is installed);
+* an RTL co-simulation of the kernel's first bags in that order (:func:`cosim_sample`),
+  checked bit-exactly against the golden model by the engine's testbench (skipped when no
+  simulator is installed);
 * energy: the accelerator's pJ per lookup from the energy model
   (:mod:`rtnerf.models.physical.energy`), beside the CPU package power measured by RAPL while
   the baselines ran (:class:`rtnerf.power.PackageMeter`; *n/a* where the machine does not
@@ -318,6 +320,12 @@ def _entries(kernel, timings, accel, watts: float | None = None) -> list[dict[st
                 # busiest unit) the engine runs; the ratio to the fastest agreeing baseline.
                 "roofline_lookups_per_s": roof,
                 "roofline_fraction": accel["lookups_per_s"] / roof if roof else 0.0,
+                "schedule": accel["schedule"],
+                "trace_order_roofline_fraction": (
+                    accel["trace_order"]["lookups_per_s"] / roof
+                    if roof and accel["trace_order"]
+                    else None
+                ),
                 "limit_fraction": max(accel["utilisation"].values()),
                 "utilisation": accel["utilisation"],
                 "vs_best_cpu": accel["lookups_per_s"] / best if best else 0.0,
@@ -404,7 +412,7 @@ def _run_bench(
 ) -> dict[str, Any]:  # fmt: skip
     from .power import PackageMeter
     from .workloads import accelerator, baselines
-    from .workloads.kernel import design
+    from .workloads.kernel import balanced, design
 
     start = time.perf_counter()
     if kernels is None:
@@ -468,7 +476,7 @@ def _run_bench(
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     entry["cosim"] = cosim_sample(
-                        kernel,
+                        balanced(kernel)[0] if accel["schedule"] == "balanced" else kernel,
                         design(kernel),
                         cosim_bags,
                         Path(tmp),

@@ -5,6 +5,8 @@ The design point is :func:`rtnerf.workloads.kernel.design` of the default design
 id width, tables, bag length, pairwise stage, weight fraction bits, output width);
 :func:`overrides` lists the fields that differ from the default design. On it:
 
+* the bags run longest first (:func:`rtnerf.workloads.kernel.balanced`: the host's schedule
+  that keeps the units evenly loaded; the kernel's own order is also modelled, for comparison);
 * the performance model (:func:`rtnerf.models.perf.engine.estimate`) on the whole kernel gives
   cycles, lookups/s at :data:`CLOCK_HZ` (the sweeps' default clock), DRAM bytes per lookup by
   cause, burst efficiency (useful bytes of the lookups that reach DRAM, ``dim * value_width /
@@ -38,12 +40,13 @@ from ..models.physical.events import engine_events
 from ..models.physical.scaling import DEFAULT_NODE, node
 from ..params import EngineParams
 from .baselines import relative_error
-from .kernel import BagKernel, design, engine_inputs, golden
+from .kernel import BagKernel, balanced, design, engine_inputs, golden
 
 __all__ = [
     "CACHE_SETTINGS",
     "CAUSES",
     "CLOCK_HZ",
+    "SCHEDULES",
     "cache_sweep",
     "evaluate",
     "overrides",
@@ -55,6 +58,9 @@ CLOCK_HZ = 1e9
 
 #: DRAM byte causes (:class:`rtnerf.models.dram.Cause`), lower case.
 CAUSES = ("directory", "bitmap", "coordinates", "values")
+
+#: Bag orders :func:`evaluate` runs a kernel in (:func:`~rtnerf.workloads.kernel.balanced`).
+SCHEDULES = ("balanced", "trace")
 
 #: ``(cache_sets, cache_ways)`` of the cache sweep, per unit; ``(1, 0)`` is no cache.
 CACHE_SETTINGS = ((1, 0), (4, 2), (16, 2), (16, 4), (64, 2), (64, 4), (64, 8))
@@ -154,6 +160,7 @@ def evaluate(
     clock_hz: float = CLOCK_HZ,
     reference: np.ndarray | None = None,
     cache_settings: Sequence[tuple[int, int]] = CACHE_SETTINGS,
+    schedule: str = "balanced",
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """The kernel on the accelerator at full scale (performance, golden and cache models).
@@ -170,6 +177,9 @@ def evaluate(
         :meth:`BagKernel.reference`, if already computed.
     cache_settings : sequence of (int, int)
         ``(cache_sets, cache_ways)`` of the cache sweep (empty: none).
+    schedule : str
+        ``"balanced"``: the bags run longest first (:func:`~rtnerf.workloads.kernel.balanced`,
+        results compared in the kernel's order); ``"trace"``: in the kernel's order.
     progress : callable, optional
         Called after each model run (perf, golden, each cache setting).
 
@@ -186,17 +196,31 @@ def evaluate(
         (:func:`cache_sweep`), ``energy``
         (:meth:`~rtnerf.models.physical.energy.EnergyReport.to_dict`), ``events`` (the
         :class:`~rtnerf.models.physical.energy.EventCounts` it prices, as a dict),
-        ``energy_pj_per_lookup`` and ``model_s`` (the models' wall time).
+        ``energy_pj_per_lookup``, ``schedule``, ``trace_order`` (with the balanced schedule:
+        ``cycles`` and ``lookups_per_s`` of the performance model in the kernel's own order)
+        and ``model_s`` (the models' wall time).
     """
     if not clock_hz > 0:
         raise ValueError(f"`clock_hz` must be positive, not {clock_hz!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     start = time.perf_counter()
     params = params or design(kernel)
+    ref = kernel.reference() if reference is None else reference
+    trace_order = None
+    if schedule == "balanced":
+        images, trace = engine_inputs(kernel, params)
+        cycles = estimate(params, images, trace).cycles
+        trace_order = {
+            "cycles": cycles,
+            "lookups_per_s": kernel.lookups * clock_hz / cycles if cycles else 0.0,
+        }
+        kernel, order = balanced(kernel)
+        ref = ref[order]
     images, trace = engine_inputs(kernel, params)
     perf = estimate(params, images, trace)
     if progress:
         progress()
-    ref = kernel.reference() if reference is None else reference
     error = relative_error(golden(params, images, trace), ref)
     if progress:
         progress()
@@ -232,5 +256,7 @@ def evaluate(
         "energy": joules.to_dict(),
         "events": events.to_dict(),
         "energy_pj_per_lookup": joules.pj_per_lookup,
+        "schedule": schedule,
+        "trace_order": trace_order,
         "model_s": time.perf_counter() - start,
     }

@@ -16,7 +16,7 @@ from rtnerf.workloads.baselines import (
     relative_error,
     time_kernel,
 )
-from rtnerf.workloads.kernel import BagKernel, design, engine_inputs
+from rtnerf.workloads.kernel import BagKernel, balanced, design, engine_inputs
 
 SEED = 11
 
@@ -150,6 +150,49 @@ def test_evaluate_reports_the_design_point(pairwise):
     assert r["energy_pj_per_lookup"] == pytest.approx(sum(parts.values()))
     dram = sum(v for k, v in parts.items() if k.startswith("dram/"))
     assert dram == pytest.approx(r["dram_bytes_per_lookup"] * 8 * 20.3)
+
+
+@pytest.mark.parametrize("pairwise", ["none", "l2"])
+def test_balanced_runs_bags_longest_first_with_the_same_results(pairwise):
+    k = make(pairwise, bags=40, rows=(50, 9))
+    s, order = balanced(k)
+    sizes, got = np.diff(k.offsets), np.diff(s.offsets)
+    assert s.lookups == k.lookups and sorted(order) == list(range(len(order)))
+    if pairwise == "none":
+        assert (np.diff(got) <= 0).all() and (got == sizes[order]).all()
+    else:  # pairs stay together, ordered by their total length
+        totals = got[0::2] + got[1::2]
+        assert (np.diff(totals) <= 0).all() and (got[0::2] == sizes[2 * order]).all()
+    # Equal lengths keep the trace's order (stable).
+    for length in np.unique(got if pairwise == "none" else totals):
+        same = order[(got if pairwise == "none" else totals) == length]
+        assert (np.diff(same) > 0).all()
+    np.testing.assert_allclose(s.reference(), k.reference()[order])
+
+
+def test_evaluate_balances_long_bags_across_the_units():
+    # A 60-lookup bag every 12th bag: in trace order the default's 12 units deal every long
+    # bag to unit 0, which runs while the other eleven wait at each round's end.
+    sizes = np.tile([60] + [2] * 11, 6)
+    k = make(bags=sizes.size, rows=(400,))
+    n = int(sizes.sum())
+    rng = np.random.default_rng(SEED)
+    k = dataclasses.replace(
+        k,
+        table=np.zeros(n, np.int64),
+        row=rng.integers(0, 400, n),
+        weight=np.full(n, 1 / 64),
+        offsets=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+    )
+    fair = evaluate(k, cache_settings=())
+    plain = evaluate(k, cache_settings=(), schedule="trace")
+    assert fair["schedule"] == "balanced" and plain["trace_order"] is None
+    assert fair["trace_order"]["cycles"] == plain["cycles"]
+    assert fair["cycles"] < 0.8 * plain["cycles"]
+    assert fair["dram_bytes"] == plain["dram_bytes"]  # no directory: the same bursts
+    assert fair["fixed_point_error"] == pytest.approx(plain["fixed_point_error"])
+    with pytest.raises(ValueError, match=r"^`schedule` must be one of balanced, trace, not 'x'$"):
+        evaluate(k, schedule="x")
 
 
 def test_overrides_name_only_what_changed():
