@@ -16,7 +16,7 @@ the performance model's calibration set. Every row carries the design's params a
 CSV is the store: a case already in it is skipped, so a run that dies resumes where it stopped.
 
     python benchmarks/engine_cycles.py [--calibration] [--simulator verilator] [--only u1]
-        [--seed 1] [--out benchmarks/results]
+        [--max-bags 200] [--seed 1] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -178,7 +178,12 @@ def main() -> None:
     parser.add_argument("--simulator", action="append", choices=SIMULATORS)
     parser.add_argument("--only", action="append", help="design names to run (default all)")
     parser.add_argument(
-        "--calibration", action="store_true", help="also the calibration designs (300 bags each)"
+        "--calibration",
+        action="store_true",
+        help=f"also the calibration designs ({CALIBRATION_BAGS} bags each)",
+    )
+    parser.add_argument(
+        "--max-bags", type=int, default=None, help="skip the cases of longer traces (e.g. 200)"
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -199,7 +204,7 @@ def main() -> None:
     cases = [
         (name, sim, trace, bags)
         for name, trace, bags in wanted
-        if not args.only or name in args.only
+        if (not args.only or name in args.only) and (args.max_bags is None or bags <= args.max_bags)
         for sim in simulators
     ]
     todo = [c for c in cases if (c[0], c[1], c[2], str(c[3]), str(args.seed)) not in done]
