@@ -130,7 +130,7 @@ def test_example_study_is_valid():
     study = load_study(EXAMPLE)
     assert len(study.points) >= 24
     keys = set(study.points[0])
-    assert {"units", "unit.cache_ways", "unit.value_width", "encoding"} <= keys
+    assert {"units", "unit.inflight", "unit.word_width+port.word_width", "encoding"} <= keys
 
 
 def sweep_cli(*args):
