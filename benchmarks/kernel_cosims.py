@@ -1,0 +1,140 @@
+"""Long RTL co-simulations of the ``rtnerf bench`` kernels against the performance model.
+
+Each kernel of the chosen families (:func:`rtnerf.bench.family_kernels`, the real datasets,
+seed 1 as ``rtnerf bench``) runs in the bench's order (longest bag first,
+:func:`rtnerf.workloads.kernel.balanced`) on its bench design (:func:`design`); its first
+``--bags`` bags (:func:`rtnerf.workloads.accelerator.sample`) go through the engine's
+``test_trace`` at full rate (:func:`rtnerf.bench.cosim_sample`): every pooled bag or pair score
+checked bit-exactly against the golden model, every DRAM burst against the golden accounting,
+and the RTL's cycles against the performance model's on the same sample.
+
+Results accumulate in ``kernel_cosims.json`` (one entry per kernel, bags and simulator, with
+the machine and the commit), which is the store: a case already in it is skipped, so a run that
+is stopped resumes where it stopped, and a session can add kernels a few at a time. ``--report``
+writes ``kernel_cosims.md`` from the store alone.
+
+    python benchmarks/kernel_cosims.py [--family graph] [--kernel pbg-dot] [--bags 5000]
+        [--simulator verilator] [--out benchmarks/results] [--report]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from rtnerf.bench import FAMILIES, cosim_sample, family_kernels
+from rtnerf.runfolder import machine
+from rtnerf.sim.toolchain import SIMULATORS
+from rtnerf.workloads.kernel import balanced, design
+
+RESULTS = Path(__file__).parent / "results"
+TOLERANCE = 0.10
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cases"] if path.exists() else []
+
+
+def save(path: Path, cases: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": 1, "cases": cases}, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def report(cases: list[dict]) -> str:
+    lines = [
+        "# Long RTL co-simulations of the bench kernels",
+        "",
+        "`python benchmarks/kernel_cosims.py` (the store is `kernel_cosims.json`). Each kernel's",
+        "first bags in the bench's order (longest bag first) on its bench design, through the",
+        "engine's RTL at full rate: results bit-exact against the golden model, DRAM bursts",
+        "against the golden accounting, cycles against the performance model on the same bags.",
+        "",
+        (
+            "| kernel | simulator | bags | lookups | RTL cycles | model cycles | model error "
+            "| DRAM bytes | bit-exact | wall | commit | machine |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
+    ]
+    for c in sorted(cases, key=lambda c: (c["kernel"], c["bags"], c["simulator"])):
+        err = c.get("model_error")
+        lines.append(
+            f"| {c['kernel']} | {c['simulator']} | {c['bags']:,} | {c['lookups']:,} | "
+            f"{c['cycles']:,} | {c['model_cycles']:,} | "
+            f"{'-' if err is None else f'{100 * err:+.2f}%'} | {c['dram_bytes']:,} | "
+            f"{'yes' if c['passed'] else 'NO'} | {c['wall_s'] / 60:.1f} min | {c['commit']} | "
+            f"{c['machine']} |"
+        )
+    bad = [
+        c["kernel"]
+        for c in cases
+        if not c["passed"] or c.get("model_error") is None or abs(c["model_error"]) > TOLERANCE
+    ]
+    lines += [
+        "",
+        f"Within {100 * TOLERANCE:.0f}% of the model and bit-exact: "
+        f"{len(cases) - len(bad)} of {len(cases)}" + (f" (not: {', '.join(bad)})" if bad else ""),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", action="append", choices=FAMILIES)
+    parser.add_argument("--kernel", action="append", help="kernel names (default: all)")
+    parser.add_argument("--bags", type=int, default=5_000)
+    parser.add_argument("--simulator", choices=SIMULATORS, default="verilator")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--report", action="store_true", help="only write kernel_cosims.md")
+    args = parser.parse_args()
+    store = args.out / "kernel_cosims.json"
+    cases = load(store)
+    if not args.report:
+        for family in args.family or FAMILIES:
+            for kernel in family_kernels(family):
+                label = f"{family}/{kernel.name}"
+                key = (label, args.bags, args.simulator)
+                if args.kernel and kernel.name not in args.kernel:
+                    continue
+                if any((c["kernel"], c["requested_bags"], c["simulator"]) == key for c in cases):
+                    print(f"{label}: already in {store}", flush=True)
+                    continue
+                print(f"{label}: {args.bags} bags on {args.simulator} ...", flush=True)
+                with tempfile.TemporaryDirectory() as tmp:
+                    r = cosim_sample(
+                        balanced(kernel)[0],
+                        design(kernel),
+                        args.bags,
+                        Path(tmp),
+                        simulator=args.simulator,
+                    )
+                if "skipped" in r:
+                    raise SystemExit(f"{args.simulator}: {r['skipped']}")
+                r = {"kernel": label, "requested_bags": args.bags, **r}
+                r.update(commit=_commit(), machine=machine())
+                print(json.dumps(r), flush=True)
+                cases.append(r)
+                save(store, cases)
+    (args.out / "kernel_cosims.md").write_text(report(cases))
+    print(report(cases))
+
+
+if __name__ == "__main__":
+    main()
