@@ -35,8 +35,8 @@ Reading it:
   as its longest; the host sorts the bags by length and reads the results back in its own
   order. `in trace order` is the same model with the bags in the kernel's order (FastRP's
   power-law bag lengths leave 19% of the bandwidth idle there).
-* `RTL sample` is an RTL co-simulation of the first bags of each kernel (in the balanced
-  order) on the same design (bit-exact against the golden model, cycles against the
+* `RTL sample` is an RTL co-simulation of the first bags of each kernel (longest first) on
+  the same design (bit-exact against the golden model, cycles against the
   performance model's on that sample).
 """
 

@@ -1,10 +1,10 @@
 """Long RTL co-simulations of the ``rtnerf bench`` kernels against the performance model.
 
 Each kernel of the chosen families (:func:`rtnerf.bench.family_kernels`, the real datasets,
-seed 1 as ``rtnerf bench``) runs in the bench's order (longest bag first,
-:func:`rtnerf.workloads.kernel.balanced`) on its bench design (:func:`design`); its first
-``--bags`` bags (:func:`rtnerf.workloads.accelerator.sample`) go through the engine's
-``test_trace`` at full rate (:func:`rtnerf.bench.cosim_sample`): every pooled bag or pair score
+seed 1 as ``rtnerf bench``) runs on its bench design (:func:`design`): its first ``--bags``
+bags (:func:`rtnerf.workloads.accelerator.sample`), longest first as the bench schedules them
+(:func:`rtnerf.workloads.kernel.balanced`), go through the engine's ``test_trace`` at full
+rate (:func:`rtnerf.bench.cosim_sample`): every pooled bag or pair score
 checked bit-exactly against the golden model, every DRAM burst against the golden accounting,
 and the RTL's cycles against the performance model's on the same sample.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from rtnerf.bench import FAMILIES, cosim_sample, family_kernels
 from rtnerf.runfolder import machine
 from rtnerf.sim.toolchain import SIMULATORS
-from rtnerf.workloads.kernel import balanced, design
+from rtnerf.workloads.kernel import design
 
 RESULTS = Path(__file__).parent / "results"
 TOLERANCE = 0.10
@@ -63,7 +63,7 @@ def report(cases: list[dict]) -> str:
         "# Long RTL co-simulations of the bench kernels",
         "",
         "`python benchmarks/kernel_cosims.py` (the store is `kernel_cosims.json`). Each kernel's",
-        "first bags in the bench's order (longest bag first) on its bench design, through the",
+        "first bags, longest first as the bench schedules them, on its bench design, through the",
         "engine's RTL at full rate: results bit-exact against the golden model, DRAM bursts",
         "against the golden accounting, cycles against the performance model on the same bags.",
         "",
@@ -119,7 +119,7 @@ def main() -> None:
                 print(f"{label}: {args.bags} bags on {args.simulator} ...", flush=True)
                 with tempfile.TemporaryDirectory() as tmp:
                     r = cosim_sample(
-                        balanced(kernel)[0],
+                        kernel,
                         design(kernel),
                         args.bags,
                         Path(tmp),

@@ -8,7 +8,7 @@ datasets, :data:`DATASETS` names which):
 * the accelerator at the kernel's design point, bags longest first
   (:func:`rtnerf.workloads.accelerator.evaluate`:
   the performance model at full scale, the golden model's fixed-point error, the cache sweep);
-* an RTL co-simulation of the kernel's first bags in that order (:func:`cosim_sample`),
+* an RTL co-simulation of the kernel's first bags, longest first (:func:`cosim_sample`),
   checked bit-exactly against the golden model by the engine's testbench (skipped when no
   simulator is installed);
 * energy: the accelerator's pJ per lookup from the energy model
@@ -206,12 +206,21 @@ def family_kernels(family: str, *, quick: bool = False, seed: int = 1) -> list:
 
 
 def cosim_sample(
-    kernel, params, bags: int, folder: Path, *, simulator: str, seed: int = 1
+    kernel,
+    params,
+    bags: int,
+    folder: Path,
+    *,
+    simulator: str,
+    seed: int = 1,
+    schedule: str = "balanced",
 ) -> dict[str, Any]:
     """Co-simulate the first ``bags`` bags of ``kernel`` on the engine at ``params``.
 
-    The sample (:func:`rtnerf.workloads.accelerator.sample`) runs through the engine's
-    ``test_trace`` at full rate; the testbench checks every pooled bag (or pair score)
+    The sample (:func:`rtnerf.workloads.accelerator.sample`), with its bags longest first as
+    the host schedules a batch (``schedule`` ``"balanced"``,
+    :func:`rtnerf.workloads.kernel.balanced`; ``"trace"``: as they come), runs through the
+    engine's ``test_trace`` at full rate; the testbench checks every pooled bag (or pair score)
     bit-exactly against the golden model and every DRAM burst against the golden accounting.
 
     Returns
@@ -228,13 +237,15 @@ def cosim_sample(
     from .sim.tb.engine import trace_args
     from .sim.toolchain import unavailable_reason
     from .workloads.accelerator import sample
-    from .workloads.kernel import engine_inputs
+    from .workloads.kernel import balanced, engine_inputs
 
     reason = unavailable_reason(simulator)
     if reason:
         return {"simulator": simulator, "skipped": reason}
     start = time.perf_counter()
     part = sample(kernel, bags)
+    if schedule == "balanced":
+        part = balanced(part)[0]
     images, trace = engine_inputs(part, params)
     built = build(get_block("engine"), params, simulator)
     summary = cosim(
@@ -412,7 +423,7 @@ def _run_bench(
 ) -> dict[str, Any]:  # fmt: skip
     from .power import PackageMeter
     from .workloads import accelerator, baselines
-    from .workloads.kernel import balanced, design
+    from .workloads.kernel import design
 
     start = time.perf_counter()
     if kernels is None:
@@ -476,12 +487,13 @@ def _run_bench(
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     entry["cosim"] = cosim_sample(
-                        balanced(kernel)[0] if accel["schedule"] == "balanced" else kernel,
+                        kernel,
                         design(kernel),
                         cosim_bags,
                         Path(tmp),
                         simulator=simulator,
                         seed=seed,
+                        schedule=accel["schedule"],
                     )
                 except Exception as exc:  # a failed build or run is a result, not the end
                     entry["cosim"] = {
