@@ -279,6 +279,17 @@ def cosim(
         return _cosim(built, folder, seed, count, testcase, tb_args)
 
 
+def _skipped(results_xml: Path) -> int:
+    """Test cases that cocotb's JUnit file marks skipped (0 when it is missing or unreadable)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(results_xml).getroot()
+    except (OSError, ET.ParseError):
+        return 0
+    return sum(1 for case in root.iter("testcase") if case.find("skipped") is not None)
+
+
 def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
     run_dir = folder.path
     records_path = run_dir / "transactions.jsonl"
@@ -329,6 +340,7 @@ def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
         tests, failures = get_results(results_xml)
     except RuntimeError:
         tests, failures = 0, 1
+    skipped = _skipped(results_xml)
     records = (
         [json.loads(line) for line in records_path.read_text().splitlines()]
         if records_path.exists()
@@ -345,6 +357,7 @@ def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
         "cycles": sum(r.get("cycles", 0) for r in records),
         "tests": tests,
         "failures": failures,
+        "skipped": skipped,
         "wall_s": round(wall, 3),
         "waves": (
             str(run_dir / ("waves.fst" if built.simulator == "verilator" else "waves.vcd"))

@@ -257,3 +257,25 @@ def test_errors_are_one_line(monkeypatch, capsys, error, line):
     monkeypatch.setattr(rtnerf.commands.blocks, "run", fail)
     assert main(["blocks"]) == 2
     assert capsys.readouterr().err == f"rtnerf: error: {line}\n"
+
+
+def test_a_skipped_testbench_test_is_not_counted_as_passed(tmp_path):
+    from rtnerf.commands.sim import format_summary
+    from rtnerf.sim.runner import _skipped
+
+    xml = tmp_path / "results.xml"
+    xml.write_text(
+        '<testsuites><testsuite name="t">'
+        '<testcase name="test_a"/><testcase name="test_b"><skipped/></testcase>'
+        '<testcase name="test_c"><failure/></testcase></testsuite></testsuites>'
+    )
+    assert _skipped(xml) == 1 and _skipped(tmp_path / "missing.xml") == 0
+    summary = {"block": "b", "simulator": "icarus", "transactions": 5, "mismatches": 0,
+               "cycles": 9, "tests": 3, "failures": 1, "skipped": 1, "passed": False,
+               "wall_s": 1.0}  # fmt: skip
+    assert format_summary(summary) == (
+        "FAIL b on icarus: 5 transactions, 0 mismatches, 9 cycles, 1/2 tests passed "
+        "(1 skipped), 1.0 s"
+    )
+    del summary["skipped"]  # a summary written before the count
+    assert "2/3 tests passed, 1.0 s" in format_summary(summary)

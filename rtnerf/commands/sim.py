@@ -111,11 +111,14 @@ def pick_simulator(requested: str | None) -> str:
 def format_summary(summary: dict) -> str:
     """One line for a cosim summary."""
     status = "PASS" if summary["passed"] else "FAIL"
+    skipped = summary.get("skipped", 0)
+    ran = summary["tests"] - skipped
     return (
         f"{status} {summary['block']} on {summary['simulator']}: "
         f"{summary['transactions']} transactions, {summary['mismatches']} mismatches, "
-        f"{summary['cycles']} cycles, {summary['tests'] - summary['failures']}/"
-        f"{summary['tests']} tests passed, {summary['wall_s']:.1f} s"
+        f"{summary['cycles']} cycles, {ran - summary['failures']}/{ran} tests passed"
+        + (f" ({skipped} skipped)" if skipped else "")
+        + f", {summary['wall_s']:.1f} s"
     )
 
 
