@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -37,6 +38,7 @@ __all__ = [
     "build",
     "cache_dir",
     "cosim",
+    "discover_tests",
     "generate_verilog",
     "verilog_path",
 ]
@@ -219,6 +221,25 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
             ) from None
         done.touch()
     return Build(block, params, simulator, waves, vpath, build_dir, runner)
+
+
+def discover_tests(module: str) -> list[str]:
+    """Names of the cocotb tests in testbench ``module``, in the order cocotb runs them.
+
+    The walk of cocotb's ``RegressionManager.discover_tests``: every ``Test`` and
+    ``@cocotb.test`` generator among the module's globals, a parametrized one expanded to its
+    variants (``test_stream/combo=3``). Tests marked ``skip`` are included, as cocotb lists
+    them too. Imports the module, so cocotb and the block's RTL.
+    """
+    from cocotb.regression import Test, TestGenerator
+
+    names = []
+    for obj in vars(importlib.import_module(module)).values():
+        if isinstance(obj, Test):
+            names.append(obj.name)
+        elif isinstance(obj, TestGenerator):
+            names.extend(test.name for test in obj.generate_tests())
+    return names
 
 
 #: Counters of the testbenches' records that the summary totals when present.

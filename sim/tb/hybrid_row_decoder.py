@@ -42,9 +42,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = ["test_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
-
 #: Memory latency (cycles) of the throughput test, the latency the stated cycles assume.
 THROUGHPUT_LATENCY = 4
 
