@@ -6,7 +6,7 @@ import dataclasses
 import math
 
 from .adder_search_tree import AdderSearchTreeParams
-from .base import Params, check_choice, check_int
+from .base import BlockParams, check_choice, check_int
 from .encoding import EncodingParams
 from .sparse_search_unit import SparseSearchUnitParams
 
@@ -18,7 +18,7 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class HybridRowDecoderParams(Params):
+class HybridRowDecoderParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.hybrid_row_decoder.HybridRowDecoder`.
 
     The decoder reads tables of one shape and encoding (``columns``, ``value_width``,

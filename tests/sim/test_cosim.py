@@ -70,7 +70,7 @@ def _share(spec: str | None) -> range:
 CASES = [
     pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
     for name, config in (PAIRS[i] for i in _share(os.environ.get("RTNERF_COSIM_SHARE")))
-    for test in discover_tests(get_block(name).testbench)
+    for test in discover_tests(get_block(name).params.testbench)
     if (name, test) not in ELSEWHERE
 ]
 
@@ -81,7 +81,7 @@ pytestmark = pytest.mark.cosim
 def test_cosim(simulator, name, config, test, tmp_path):
     block = get_block(name)
     params = block.load_params(CONFIGS / name / config)
-    built = build(block, params, simulator)
+    built = build(params, simulator)
     count = max(1, int(COUNT * FRACTION.get(name, 1.0)))
     print(f"seed={SEED} count={count} run_dir={tmp_path}")
     summary = cosim(
@@ -114,7 +114,7 @@ def test_share_selects_a_rotating_subset():
 
 def test_elsewhere_names_discovered_tests():
     for name, test in ELSEWHERE:
-        assert test in discover_tests(get_block(name).testbench), (name, test)
+        assert test in discover_tests(get_block(name).params.testbench), (name, test)
 
 
 def test_every_block_has_corners():

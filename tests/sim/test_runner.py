@@ -25,7 +25,7 @@ def cocotb_discovers(module: str, monkeypatch) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(BLOCKS))
 def test_discovery_is_cocotbs(name, monkeypatch):
-    module = BLOCKS[name].testbench
+    module = BLOCKS[name].params.testbench
     found = discover_tests(module)
     assert found == cocotb_discovers(module, monkeypatch)
     assert len(found) == len(set(found)) >= 4, found
@@ -56,7 +56,7 @@ def test_a_new_test_is_discovered(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "tb_extra", raising=False)
     found = discover_tests("tb_extra")
     assert found == cocotb_discovers("tb_extra", monkeypatch)
-    base = discover_tests(BLOCKS["sparse_search_unit"].testbench)
+    base = discover_tests(BLOCKS["sparse_search_unit"].params.testbench)
     assert found == [
         *base,
         "test_new",
