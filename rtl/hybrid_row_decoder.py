@@ -15,8 +15,6 @@ from .sparse_search_unit import SparseSearchUnit
 
 __all__ = ["HybridRowDecoder", "layouts"]
 
-EMPTY, DENSE, BITMAP, COO = Format.EMPTY, Format.DENSE, Format.BITMAP, Format.COO
-
 
 def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:
     """The query, memory request, memory data and value payload layouts of a design point."""
@@ -208,26 +206,26 @@ class HybridRowDecoder(wiring.Component):
             with m.State("DISPATCH"):
                 m.d.sync += [count.eq(0), acc.eq(0), sel_g.eq(0), sel_k.eq(0)]
                 m.d.sync += [group_sent.eq(0), windows_done.eq(0), result_in.eq(0)]
-                with m.If((fmt == EMPTY) | ((fmt == COO) & (nnz == 0))):
+                with m.If((fmt == Format.EMPTY) | ((fmt == Format.COO) & (nnz == 0))):
                     m.next = "ZERO"
                 with m.Elif(expand), m.Switch(fmt):
-                    with m.Case(DENSE):
+                    with m.Case(Format.DENSE):
                         request(offset, -(-n * bv // w))
                         m.next = "X_DENSE"
-                    with m.Case(BITMAP):
+                    with m.Case(Format.BITMAP):
                         request(offset, _cdiv(n + nnz * bv, w))
                         m.next = "X_RANK"
-                    with m.Case(COO):
+                    with m.Case(Format.COO):
                         request(offset, _cdiv(nnz * (bi + bv), w))
                         m.next = "X_COORDS"
                 with m.Else(), m.Switch(fmt):
-                    with m.Case(DENSE):
+                    with m.Case(Format.DENSE):
                         m.d.sync += vpos.eq(col * bv)
                         m.next = "VALUE_REQ"
-                    with m.Case(BITMAP):
+                    with m.Case(Format.BITMAP):
                         request(offset, (col >> lw) + 1)
                         m.next = "E_RANK"
-                    with m.Case(COO):
+                    with m.Case(Format.COO):
                         request(offset, _cdiv(nnz * bi, w))
                         with m.If(nnz <= big_w):
                             m.next = "E_SEARCH"

@@ -18,7 +18,6 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from ...models.cases.hybrid_row_decoder import Job, directed_job, random_jobs
-from ...models.encoding import Format
 from ...models.golden.hybrid_row_decoder import (
     Beat,
     Query,
@@ -27,6 +26,7 @@ from ...models.golden.hybrid_row_decoder import (
     query_requests,
     query_words,
 )
+from ...params.encoding import Format
 from ...params.hybrid_row_decoder import HybridRowDecoderParams
 from ...rtl.hybrid_row_decoder import layouts
 from ..layout import pack, unpack
