@@ -38,7 +38,7 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows, directory=None, wh
                 cache.popitem(last=False)
             c = -1
         fmt, nnz, offset = naive.entry(image, r)
-        if whole and fmt in (2, 3):
+        if whole and fmt in (Format.BITMAP, Format.COO):
             c = -1
         base = offset * w
         vstart = {Format.BITMAP: lay.columns, Format.COO: nnz * lay.coord_width}.get(fmt, 0)
