@@ -13,7 +13,7 @@ from .adder_search_tree import AdderSearchTree
 from .bit_reader import BitReader
 from .sparse_search_unit import SparseSearchUnit
 
-__all__ = ["HybridRowDecoder", "layouts"]
+__all__ = ["HybridRowDecoder", "layouts", "signature"]
 
 
 def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:
@@ -37,6 +37,19 @@ def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:
 def _cdiv(x, w: int):
     """``ceil(x / w)`` for a power-of-two ``w``."""
     return (x + (w - 1)) >> (w.bit_length() - 1)
+
+
+def signature(p: HybridRowDecoderParams) -> wiring.Signature:
+    """The ports of :class:`HybridRowDecoder` at ``p``: what the component's ``signature`` is."""
+    query, request, word, value = layouts(p)
+    return wiring.Signature(
+        {
+            "i_query": In(stream.Signature(query)),
+            "o_req": Out(stream.Signature(request)),
+            "i_data": In(stream.Signature(word)),
+            "o_value": Out(stream.Signature(value)),
+        }
+    )
 
 
 class HybridRowDecoder(wiring.Component):
@@ -95,14 +108,7 @@ class HybridRowDecoder(wiring.Component):
         (self.query_layout, self.request_layout, self.word_layout, self.value_layout) = layouts(
             params
         )
-        super().__init__(
-            {
-                "i_query": In(stream.Signature(self.query_layout)),
-                "o_req": Out(stream.Signature(self.request_layout)),
-                "i_data": In(stream.Signature(self.word_layout)),
-                "o_value": Out(stream.Signature(self.value_layout)),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

@@ -269,7 +269,8 @@ class BlockParams(Params):
         The Amaranth component, ``rtnerf.rtl.<kind>.<Kind>(self)`` (``<Kind>`` is ``kind`` in
         CamelCase: ``AdderSearchTree``).
     signature : wiring.Signature
-        Its ports.
+        Its ports, from the RTL module's ``signature(params)`` (the one the component uses), so
+        no component is built.
     golden : module or None
         The bit-exact golden model, ``rtnerf.models.golden.<kind>``; None for a block checked
         against another model (the memory port: the testbench's AXI DRAM model).
@@ -297,8 +298,11 @@ class BlockParams(Params):
 
     @property
     def signature(self) -> Any:
-        """The component's :class:`~amaranth.lib.wiring.Signature` (imports Amaranth)."""
-        return self.create().signature
+        """The component's ports, without building it (imports Amaranth).
+
+        ``rtnerf.rtl.<kind>.signature(self)``, which the component's constructor uses too.
+        """
+        return self._module("rtl").signature(self)
 
     @property
     def golden(self) -> ModuleType | None:
