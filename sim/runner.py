@@ -68,12 +68,23 @@ def _sha(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+def _check_params(params: object) -> None:
+    if not isinstance(params, BlockParams):
+        raise TypeError(f"`params` must be a block's params (BlockParams), not {params!r}")
+
+
 def generate_verilog(params: BlockParams) -> str:
     """Verilog text of the block at ``params``; the module is named after the block.
 
     Source attributes are left out (``emit_src=False``) so the output is reproducible, and
     Amaranth's builtin Yosys is used whatever is on ``PATH``.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` are not a block's (:class:`~rtnerf.params.BlockParams`).
     """
+    _check_params(params)
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
@@ -85,7 +96,13 @@ def verilog_path(params: BlockParams) -> Path:
 
     The cache key covers the params, every source file of the RTL package and the Amaranth
     version, so a change to any of them regenerates.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` are not a block's (:class:`~rtnerf.params.BlockParams`).
     """
+    _check_params(params)
     sources = sorted(_RTL_DIR.rglob("*.py"))
     key = _sha(
         params.to_json(),

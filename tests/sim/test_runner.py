@@ -11,8 +11,9 @@ import cocotb
 import pytest
 from cocotb.regression import RegressionManager
 
+from rtnerf.params import EncodingParams
 from rtnerf.registry import BLOCKS
-from rtnerf.sim.runner import discover_tests
+from rtnerf.sim.runner import discover_tests, generate_verilog, verilog_path
 
 
 def cocotb_discovers(module: str, monkeypatch) -> list[str]:
@@ -65,3 +66,11 @@ def test_a_new_test_is_discovered(tmp_path, monkeypatch):
         "renamed/a=2/b=y/mode=half",
         "renamed/a=2/b=y/mode=None",
     ]
+
+
+def test_only_block_params_make_verilog():
+    for make in (generate_verilog, verilog_path):
+        with pytest.raises(
+            TypeError, match=r"^`params` must be a block's params \(BlockParams\), not Enc"
+        ):
+            make(EncodingParams())
