@@ -69,7 +69,7 @@ def main() -> None:
     designs += [(decoder, decoder.params(leaves=w, window=k)) for w, k in DECODER_POINTS]
     points = [(t, n) for n in range(len(designs)) for t in TARGETS]
     # Generate Verilog serially (cached, Amaranth is not re-entrant across threads).
-    sources = [verilog_path(block, params) for block, params in designs]
+    sources = [verilog_path(params) for _, params in designs]
 
     with tempfile.TemporaryDirectory(prefix="area_sweep_") as tmp:
 

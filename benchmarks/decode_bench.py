@@ -30,7 +30,7 @@ from rtnerf.models.dram import account
 from rtnerf.models.golden.decode import expand_rows, lookup
 from rtnerf.models.image import encode, encode_table
 from rtnerf.models.quant import quantize
-from rtnerf.params import EncodingParams
+from rtnerf.params import EncodingParams, Format
 
 COLUMNS = 64
 
@@ -76,7 +76,7 @@ def main() -> None:
     t_quant, q = best_of(args.repeat, lambda: quantize(table, params.value_width))
     t_encode, image = best_of(args.repeat, lambda: encode(q.values, params, q.scale))
     dense = q.values
-    formats = np.bincount(image.directory()[0], minlength=4)
+    formats = np.bincount(image.directory()[0], minlength=len(Format))
 
     qr = rng.integers(0, args.rows, args.queries)
     qc = rng.integers(0, COLUMNS, args.queries)

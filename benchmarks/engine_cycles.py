@@ -135,7 +135,7 @@ CALIBRATION_BAGS = 100
 
 def run_case(params, simulator: str, trace: str, bags: int, seed: int) -> dict:
     """Co-simulate one case; return its CSV row (raises if the RTL disagrees with the models)."""
-    built = build(get_block("engine"), params, simulator)
+    built = build(params, simulator)
     images, t = trace_inputs(params, trace, bags, seed)
     with tempfile.TemporaryDirectory() as tmp:
         summary = cosim(

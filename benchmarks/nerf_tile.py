@@ -29,7 +29,6 @@ from nerf_ablation import DESIGNS, design_point
 
 from rtnerf.models.golden import embedding_lookup_unit as unit_model
 from rtnerf.models.perf.engine import estimate
-from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.tb.engine import trace_args
 from rtnerf.sim.toolchain import SIMULATORS
@@ -137,7 +136,7 @@ def main() -> None:
     }
     if not args.no_sim:
         start = time.perf_counter()
-        built = build(get_block("engine"), params, args.simulator)
+        built = build(params, args.simulator)
         result = cosim(
             built,
             run_dir=args.out / "sim",

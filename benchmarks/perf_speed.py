@@ -22,7 +22,6 @@ import numpy as np
 from rtnerf.models.perf.engine import estimate
 from rtnerf.models.trace import Trace
 from rtnerf.params import EngineParams
-from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.tb.engine import trace_args
 from rtnerf.workloads.text import text_workload
@@ -55,7 +54,7 @@ def main() -> None:
     assert result.traffic.total_bytes > 0
     model_s = time.perf_counter() - start
     head = prefix(trace, args.rtl_bags)
-    built = build(get_block("engine"), params, args.simulator)  # built before the clock starts
+    built = build(params, args.simulator)  # built before the clock starts
     with tempfile.TemporaryDirectory() as tmp:
         summary = cosim(
             built,

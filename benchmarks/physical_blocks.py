@@ -65,7 +65,7 @@ def run(at, work: Path) -> list[dict]:
     for label, name, config in designs():
         block = get_block(name)
         params = block.load_params(config)
-        src = verilog_path(block, params)
+        src = verilog_path(params)
         start = time.perf_counter()
         gen = _synth(src, name, "generic", work / f"{name}-{params.digest()}-generic", yosys)
         osu = _synth(src, name, "osu018", work / f"{name}-{params.digest()}-osu018", yosys)
@@ -168,7 +168,7 @@ def main() -> None:
             params = block.load_params(config)
             for target in ("generic", "osu018"):
                 folder = args.work / f"{name}-{params.digest()}-{target}"
-                _synth(verilog_path(block, params), name, target, folder, yosys)
+                _synth(verilog_path(params), name, target, folder, yosys)
                 print(f"{name} {target}: done")
         return
     write(run(at, args.work), at, args.out)

@@ -92,12 +92,11 @@ def model_row(name: str, params: EngineParams, image, trace: Trace, clock_hz=1e9
 
 def cosim_row(params: EngineParams, image, trace: Trace, simulator: str) -> dict:
     """RTL cycles of ``trace`` (bit-exact, DRAM bursts equal to the accounting) and the model."""
-    from rtnerf.registry import get_block
     from rtnerf.sim.runner import build, cosim
     from rtnerf.sim.tb.engine import trace_args
 
     start = time.perf_counter()
-    built = build(get_block("engine"), params, simulator)
+    built = build(params, simulator)
     with tempfile.TemporaryDirectory() as tmp:
         summary = cosim(
             built,

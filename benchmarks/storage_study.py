@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rtnerf.models.encoding import Format, index_width
+from rtnerf.models.encoding import index_width
 from rtnerf.models.image import encode
-from rtnerf.params import EncodingParams
+from rtnerf.params import EncodingParams, Format
 
 COLUMNS = (64, 128, 256, 512, 1024)
 DENSITIES = np.geomspace(0.001, 1.0, 31)

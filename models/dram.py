@@ -36,7 +36,7 @@ import enum
 import numba
 import numpy as np
 
-from rtnerf.params import check_int
+from rtnerf.params import Format, check_int
 
 from .golden.decode import _entry, _kernel_layout, _locate, check_indices
 from .image import MemoryImage, values_start
@@ -209,37 +209,37 @@ def _account(
         fmt, nnz, offset = _entry(buf, r, entry_width, 2, count_width, 2 + count_width)
         base = offset * word_width
         vstart = values_start(fmt, nnz, columns, coord_width)
-        index_cause = 1 if fmt == 2 else 2
+        index_cause = Cause.BITMAP if fmt == Format.BITMAP else Cause.COORDINATES
         n = 0
         if directory[q]:
-            starts[0], ends[0], causes[0] = r * entry_width, (r + 1) * entry_width, 0
+            starts[0], ends[0], causes[0] = r * entry_width, (r + 1) * entry_width, Cause.DIRECTORY
             n = 1
         first = n  # the first payload section
-        if whole[q] or (sparse_whole and fmt >= 2):
-            if fmt == 1:
-                starts[n], ends[n], causes[n] = base, base + columns * value_width, 3
+        if whole[q] or (sparse_whole and fmt >= Format.BITMAP):
+            if fmt == Format.DENSE:
+                starts[n], ends[n], causes[n] = base, base + columns * value_width, Cause.VALUES
                 n += 1
-            elif fmt >= 2:
+            elif fmt >= Format.BITMAP:
                 if vstart > 0:
                     starts[n], ends[n], causes[n] = base, base + vstart, index_cause
                     n += 1
                 if nnz > 0:
                     vb = base + vstart
-                    starts[n], ends[n], causes[n] = vb, vb + nnz * value_width, 3
+                    starts[n], ends[n], causes[n] = vb, vb + nnz * value_width, Cause.VALUES
                     joined[n] = n > first  # one request for the whole payload
                     n += 1
-        elif fmt > 0:
+        elif fmt != Format.EMPTY:
             c = cols[q]
             _, _, _, hit, index = _locate(buf, r, c, lay)
-            if fmt == 2:
-                starts[n], ends[n], causes[n] = base, base + c + 1, 1
+            if fmt == Format.BITMAP:
+                starts[n], ends[n], causes[n] = base, base + c + 1, Cause.BITMAP
                 n += 1
-            elif fmt == 3 and nnz > 0:
-                starts[n], ends[n], causes[n] = base, base + vstart, 2
+            elif fmt == Format.COO and nnz > 0:
+                starts[n], ends[n], causes[n] = base, base + vstart, Cause.COORDINATES
                 n += 1
             if hit:
                 vb = base + vstart + index * value_width
-                starts[n], ends[n], causes[n] = vb, vb + value_width, 3
+                starts[n], ends[n], causes[n] = vb, vb + value_width, Cause.VALUES
                 n += 1
         last_word, last_burst, nw, nb, nr = np.int64(-1), np.int64(-1), 0, 0, 0
         k = ptr[q]

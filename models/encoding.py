@@ -27,7 +27,6 @@ from ..params.encoding import Format
 
 __all__ = [
     "FORMAT_WIDTH",
-    "Format",
     "choose_formats",
     "format_bits",
     "index_width",

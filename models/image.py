@@ -50,9 +50,9 @@ import numba
 import numpy as np
 
 from rtnerf.errors import RtnerfError
-from rtnerf.params import EncodingParams
+from rtnerf.params import EncodingParams, Format
 
-from .encoding import FORMAT_WIDTH, Format, choose_formats, format_bits, index_width, row_nnz
+from .encoding import FORMAT_WIDTH, choose_formats, format_bits, index_width, row_nnz
 from .quant import Quantized, check_table, quantize
 
 __all__ = [
@@ -113,9 +113,9 @@ def put_bits(buf: np.ndarray, pos: int, width: int, value: np.uint64) -> None:
 @numba.njit(cache=True)
 def values_start(fmt: int, nnz: int, columns: int, coord_width: int) -> int:
     """Bit position of the first value within a row's payload (= bits of its index part)."""
-    if fmt == 2:  # BITMAP
+    if fmt == Format.BITMAP:
         return columns
-    if fmt == 3:  # COO
+    if fmt == Format.COO:
         return nnz * coord_width
     return 0
 
@@ -299,16 +299,16 @@ def _pack_rows(values, formats, nnz, offsets, buf, word_width, value_width, coor
     for r in range(values.shape[0]):
         fmt = formats[r]
         base = offsets[r] * word_width
-        if fmt == 1:  # DENSE
+        if fmt == Format.DENSE:
             for c in range(columns):
                 put_bits(buf, base + c * value_width, value_width, values[r, c] & vmask)
-        elif fmt == 2 or fmt == 3:
+        elif fmt == Format.BITMAP or fmt == Format.COO:
             vbase = base + values_start(fmt, nnz[r], columns, coord_width)
             k = 0
             for c in range(columns):
                 v = values[r, c]
                 if v != 0:
-                    if fmt == 2:
+                    if fmt == Format.BITMAP:
                         put_bits(buf, base + c, 1, 1)
                     else:
                         put_bits(buf, base + k * coord_width, coord_width, c)
@@ -322,13 +322,13 @@ def _check_rows(buf, formats, nnz, offsets, columns, word_width, coord_width):
     for r in range(formats.shape[0]):
         fmt = formats[r]
         base = offsets[r] * word_width
-        if fmt == 2:
+        if fmt == Format.BITMAP:
             count = 0
             for c in range(columns):
                 count += np.int64(get_bits(buf, base + c, 1))
             if count != nnz[r]:
                 return r
-        elif fmt == 3:
+        elif fmt == Format.COO:
             last = -1
             for k in range(nnz[r]):
                 c = np.int64(get_bits(buf, base + k * coord_width, coord_width))

@@ -20,7 +20,43 @@ from amaranth.lib.wiring import In, Out
 
 from ..params.adder_search_tree import AdderSearchTreeParams, Op
 
-__all__ = ["AdderSearchTree"]
+__all__ = ["AdderSearchTree", "layouts", "signature"]
+
+
+def layouts(p: AdderSearchTreeParams) -> tuple[data.StructLayout, data.StructLayout]:
+    """The query and result payload layouts of a design point."""
+    op_shape = Shape.cast(Op)
+    query = data.StructLayout(
+        {
+            "op": op_shape,
+            "word": data.UnionLayout(
+                {
+                    "bitmap": unsigned(p.leaves),
+                    "coords": data.ArrayLayout(unsigned(p.coord_width), p.leaves),
+                }
+            ),
+            "key": unsigned(p.key_width),
+            "count": unsigned(p.index_width),
+            "tag": unsigned(p.tag_width),
+        }
+    )
+    result = data.StructLayout(
+        {
+            "op": op_shape,
+            "hit": unsigned(1),
+            "index": unsigned(p.index_width),
+            "tag": unsigned(p.tag_width),
+        }
+    )
+    return query, result
+
+
+def signature(p: AdderSearchTreeParams) -> wiring.Signature:
+    """The ports of :class:`AdderSearchTree` at ``p``: what the component's ``signature`` is."""
+    query, result = layouts(p)
+    return wiring.Signature(
+        {"i_query": In(stream.Signature(query)), "o_result": Out(stream.Signature(result))}
+    )
 
 
 class AdderSearchTree(wiring.Component):
@@ -54,36 +90,8 @@ class AdderSearchTree(wiring.Component):
         if not isinstance(params, AdderSearchTreeParams):
             raise TypeError(f"`params` must be AdderSearchTreeParams, not {params!r}")
         self.params = params
-        p = params
-        op_shape = Shape.cast(Op)
-        self.query_layout = data.StructLayout(
-            {
-                "op": op_shape,
-                "word": data.UnionLayout(
-                    {
-                        "bitmap": unsigned(p.leaves),
-                        "coords": data.ArrayLayout(unsigned(p.coord_width), p.leaves),
-                    }
-                ),
-                "key": unsigned(p.key_width),
-                "count": unsigned(p.index_width),
-                "tag": unsigned(p.tag_width),
-            }
-        )
-        self.result_layout = data.StructLayout(
-            {
-                "op": op_shape,
-                "hit": unsigned(1),
-                "index": unsigned(p.index_width),
-                "tag": unsigned(p.tag_width),
-            }
-        )
-        super().__init__(
-            {
-                "i_query": In(stream.Signature(self.query_layout)),
-                "o_result": Out(stream.Signature(self.result_layout)),
-            }
-        )
+        self.query_layout, self.result_layout = layouts(params)
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

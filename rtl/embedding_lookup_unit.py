@@ -12,7 +12,7 @@ from .hybrid_row_decoder import HybridRowDecoder
 from .request_slots import RequestSlots
 from .request_slots import layouts as slot_layouts
 
-__all__ = ["EmbeddingLookupUnit", "layouts"]
+__all__ = ["EmbeddingLookupUnit", "layouts", "signature"]
 
 
 def layouts(p: EmbeddingLookupUnitParams) -> tuple[data.StructLayout, ...]:
@@ -35,6 +35,22 @@ def _overflow(value: Value, width: int, saturate: bool) -> Value:
         return value.as_signed()[:width].as_signed()
     hi, lo = (1 << (width - 1)) - 1, -(1 << (width - 1))
     return Mux(value > hi, hi, Mux(value < lo, lo, value))
+
+
+def signature(p: EmbeddingLookupUnitParams) -> wiring.Signature:
+    """The ports of :class:`EmbeddingLookupUnit` at ``p``: what the component's ``signature`` is."""
+    request, base, pooled = layouts(p)
+    slots = slot_layouts(p)
+    return wiring.Signature(
+        {
+            "i_req": In(stream.Signature(request)),
+            "i_base": In(stream.Signature(base)),
+            "i_dir": In(stream.Signature(slots["directory"])),
+            "o_req": Out(stream.Signature(slots["memory"])),
+            "i_data": In(stream.Signature(slots["word"])),
+            "o_pooled": Out(stream.Signature(pooled)),
+        }
+    )
 
 
 class EmbeddingLookupUnit(wiring.Component):
@@ -103,17 +119,7 @@ class EmbeddingLookupUnit(wiring.Component):
         self.request_layout, self.base_layout, self.pooled_layout = layouts(params)
         self._decoder = HybridRowDecoder(params.decoder)
         self._slots = RequestSlots(params)
-        slots = self._slots
-        super().__init__(
-            {
-                "i_req": In(stream.Signature(self.request_layout)),
-                "i_base": In(stream.Signature(self.base_layout)),
-                "i_dir": In(stream.Signature(slots.layouts["directory"])),
-                "o_req": Out(stream.Signature(slots.layouts["memory"])),
-                "i_data": In(stream.Signature(slots.layouts["word"])),
-                "o_pooled": Out(stream.Signature(self.pooled_layout)),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

@@ -8,10 +8,27 @@ from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..params.engine import EngineParams
+from . import embedding_lookup_unit, memory_port
 from .embedding_lookup_unit import EmbeddingLookupUnit
 from .memory_port import MemoryPort
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "signature"]
+
+
+def signature(p: EngineParams) -> wiring.Signature:
+    """The ports of :class:`Engine` at ``p``: what the component's ``signature`` is."""
+    request, base, pooled = embedding_lookup_unit.layouts(p.unit)
+    _, _, ar, r = memory_port.layouts(p.port)
+    return wiring.Signature(
+        {
+            "i_req": In(stream.Signature(request)),
+            "i_base": In(stream.Signature(base)),
+            "o_pooled": Out(stream.Signature(pooled)),
+            "o_ar": Out(stream.Signature(ar)),
+            "i_r": In(stream.Signature(r)),
+            "error": Out(1),
+        }
+    )
 
 
 class Engine(wiring.Component):
@@ -61,17 +78,7 @@ class Engine(wiring.Component):
         self.params = params
         self._units = [EmbeddingLookupUnit(params.unit) for _ in range(params.units)]
         self._port = MemoryPort(params.port)
-        u, port = self._units[0], self._port
-        super().__init__(
-            {
-                "i_req": In(stream.Signature(u.request_layout)),
-                "i_base": In(stream.Signature(u.base_layout)),
-                "o_pooled": Out(stream.Signature(u.pooled_layout)),
-                "o_ar": Out(stream.Signature(port.ar_layout)),
-                "i_r": In(stream.Signature(port.r_layout)),
-                "error": Out(1),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

@@ -13,9 +13,7 @@ from .adder_search_tree import AdderSearchTree
 from .bit_reader import BitReader
 from .sparse_search_unit import SparseSearchUnit
 
-__all__ = ["HybridRowDecoder", "layouts"]
-
-EMPTY, DENSE, BITMAP, COO = Format.EMPTY, Format.DENSE, Format.BITMAP, Format.COO
+__all__ = ["HybridRowDecoder", "layouts", "signature"]
 
 
 def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:
@@ -39,6 +37,19 @@ def layouts(p: HybridRowDecoderParams) -> tuple[data.StructLayout, ...]:
 def _cdiv(x, w: int):
     """``ceil(x / w)`` for a power-of-two ``w``."""
     return (x + (w - 1)) >> (w.bit_length() - 1)
+
+
+def signature(p: HybridRowDecoderParams) -> wiring.Signature:
+    """The ports of :class:`HybridRowDecoder` at ``p``: what the component's ``signature`` is."""
+    query, request, word, value = layouts(p)
+    return wiring.Signature(
+        {
+            "i_query": In(stream.Signature(query)),
+            "o_req": Out(stream.Signature(request)),
+            "i_data": In(stream.Signature(word)),
+            "o_value": Out(stream.Signature(value)),
+        }
+    )
 
 
 class HybridRowDecoder(wiring.Component):
@@ -97,14 +108,7 @@ class HybridRowDecoder(wiring.Component):
         (self.query_layout, self.request_layout, self.word_layout, self.value_layout) = layouts(
             params
         )
-        super().__init__(
-            {
-                "i_query": In(stream.Signature(self.query_layout)),
-                "o_req": Out(stream.Signature(self.request_layout)),
-                "i_data": In(stream.Signature(self.word_layout)),
-                "o_value": Out(stream.Signature(self.value_layout)),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()
@@ -208,26 +212,26 @@ class HybridRowDecoder(wiring.Component):
             with m.State("DISPATCH"):
                 m.d.sync += [count.eq(0), acc.eq(0), sel_g.eq(0), sel_k.eq(0)]
                 m.d.sync += [group_sent.eq(0), windows_done.eq(0), result_in.eq(0)]
-                with m.If((fmt == EMPTY) | ((fmt == COO) & (nnz == 0))):
+                with m.If((fmt == Format.EMPTY) | ((fmt == Format.COO) & (nnz == 0))):
                     m.next = "ZERO"
                 with m.Elif(expand), m.Switch(fmt):
-                    with m.Case(DENSE):
+                    with m.Case(Format.DENSE):
                         request(offset, -(-n * bv // w))
                         m.next = "X_DENSE"
-                    with m.Case(BITMAP):
+                    with m.Case(Format.BITMAP):
                         request(offset, _cdiv(n + nnz * bv, w))
                         m.next = "X_RANK"
-                    with m.Case(COO):
+                    with m.Case(Format.COO):
                         request(offset, _cdiv(nnz * (bi + bv), w))
                         m.next = "X_COORDS"
                 with m.Else(), m.Switch(fmt):
-                    with m.Case(DENSE):
+                    with m.Case(Format.DENSE):
                         m.d.sync += vpos.eq(col * bv)
                         m.next = "VALUE_REQ"
-                    with m.Case(BITMAP):
+                    with m.Case(Format.BITMAP):
                         request(offset, (col >> lw) + 1)
                         m.next = "E_RANK"
-                    with m.Case(COO):
+                    with m.Case(Format.COO):
                         request(offset, _cdiv(nnz * bi, w))
                         with m.If(nnz <= big_w):
                             m.next = "E_SEARCH"

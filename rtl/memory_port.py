@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..params.memory_port import MemoryPortParams
 
-__all__ = ["MemoryPort", "layouts"]
+__all__ = ["MemoryPort", "layouts", "signature"]
 
 #: AXI ``ARBURST`` code of incrementing bursts, the only kind issued.
 BURST_INCR = 1
@@ -31,6 +31,20 @@ def layouts(p: MemoryPortParams) -> tuple[data.StructLayout, ...]:
         {"data": unsigned(p.word_width), "resp": unsigned(2), "last": unsigned(1)}
     )
     return request, word, ar, r
+
+
+def signature(p: MemoryPortParams) -> wiring.Signature:
+    """The ports of :class:`MemoryPort` at ``p``: what the component's ``signature`` is."""
+    request, word, ar, r = layouts(p)
+    return wiring.Signature(
+        {
+            "i_req": In(stream.Signature(request)),
+            "o_data": Out(stream.Signature(word)),
+            "o_ar": Out(stream.Signature(ar)),
+            "i_r": In(stream.Signature(r)),
+            "error": Out(1),
+        }
+    )
 
 
 class MemoryPort(wiring.Component):
@@ -84,15 +98,7 @@ class MemoryPort(wiring.Component):
             raise TypeError(f"`params` must be MemoryPortParams, not {params!r}")
         self.params = params
         self.request_layout, self.word_layout, self.ar_layout, self.r_layout = layouts(params)
-        super().__init__(
-            {
-                "i_req": In(stream.Signature(self.request_layout)),
-                "o_data": Out(stream.Signature(self.word_layout)),
-                "o_ar": Out(stream.Signature(self.ar_layout)),
-                "i_r": In(stream.Signature(self.r_layout)),
-                "error": Out(1),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

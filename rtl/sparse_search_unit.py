@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..params.sparse_search_unit import SparseSearchUnitParams
 
-__all__ = ["SparseSearchUnit", "layouts"]
+__all__ = ["SparseSearchUnit", "layouts", "signature"]
 
 
 def layouts(p: SparseSearchUnitParams) -> tuple[data.StructLayout, ...]:
@@ -40,6 +40,18 @@ def layouts(p: SparseSearchUnitParams) -> tuple[data.StructLayout, ...]:
         }
     )
     return window, group, result
+
+
+def signature(p: SparseSearchUnitParams) -> wiring.Signature:
+    """The ports of :class:`SparseSearchUnit` at ``p``: what the component's ``signature`` is."""
+    window, group, result = layouts(p)
+    return wiring.Signature(
+        {
+            "i_window": In(stream.Signature(window)),
+            "i_group": In(stream.Signature(group)),
+            "o_result": Out(stream.Signature(result)),
+        }
+    )
 
 
 class SparseSearchUnit(wiring.Component):
@@ -89,13 +101,7 @@ class SparseSearchUnit(wiring.Component):
             raise TypeError(f"`params` must be SparseSearchUnitParams, not {params!r}")
         self.params = params
         self.window_layout, self.group_layout, self.result_layout = layouts(params)
-        super().__init__(
-            {
-                "i_window": In(stream.Signature(self.window_layout)),
-                "i_group": In(stream.Signature(self.group_layout)),
-                "o_result": Out(stream.Signature(self.result_layout)),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

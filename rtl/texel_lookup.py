@@ -41,7 +41,7 @@ from amaranth.lib.wiring import In, Out
 from ..params.encoding import Format
 from ..params.texel_lookup import CLASSES, TABLES, TexelLookupParams
 
-__all__ = ["Bilinear", "TexelLookup", "layouts"]
+__all__ = ["Bilinear", "TexelLookup", "layouts", "signature"]
 
 
 def _log2(n: int) -> int:
@@ -273,6 +273,20 @@ class Bilinear(wiring.Component):
         return m
 
 
+def signature(p: TexelLookupParams) -> wiring.Signature:
+    """The ports of :class:`TexelLookup` at ``p``: what the component's ``signature`` is."""
+    lay = layouts(p)
+    return wiring.Signature(
+        {
+            "i_fill": In(stream.Signature(lay["fill"])),
+            "i_table": In(stream.Signature(lay["table"])),
+            "i_group": In(stream.Signature(lay["group"])),
+            "o_group": Out(stream.Signature(lay["result"])),
+            "fills": Out(32),
+        }
+    )
+
+
 class TexelLookup(wiring.Component):
     """The sparse embedding buffer with ``lanes`` pipelined decode lanes and interpolation.
 
@@ -313,16 +327,7 @@ class TexelLookup(wiring.Component):
         if not isinstance(params, TexelLookupParams):
             raise TypeError(f"`params` must be TexelLookupParams, not {params!r}")
         self.params = params
-        lay = layouts(params)
-        super().__init__(
-            {
-                "i_fill": In(stream.Signature(lay["fill"])),
-                "i_table": In(stream.Signature(lay["table"])),
-                "i_group": In(stream.Signature(lay["group"])),
-                "o_group": Out(stream.Signature(lay["result"])),
-                "fills": Out(32),
-            }
-        )
+        super().__init__(signature(params))
 
     def elaborate(self, platform):  # noqa: D102
         m = Module()

@@ -232,7 +232,6 @@ def cosim_sample(
         cannot run here.
     """
     from .models.perf.engine import estimate
-    from .registry import get_block
     from .sim.runner import build, cosim
     from .sim.tb.engine import trace_args
     from .sim.toolchain import unavailable_reason
@@ -247,7 +246,7 @@ def cosim_sample(
     if schedule == "balanced":
         part = balanced(part)[0]
     images, trace = engine_inputs(part, params)
-    built = build(get_block("engine"), params, simulator)
+    built = build(params, simulator)
     summary = cosim(
         built,
         run_dir=folder / simulator,

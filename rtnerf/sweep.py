@@ -421,7 +421,6 @@ def _area(params: EngineParams, target: str) -> dict[str, Any]:
     """Area columns of the engine at ``params`` (synthesised once per digest and target)."""
     from filelock import FileLock
 
-    from .registry import get_block
     from .sim.runner import cache_dir, verilog_path
     from .synth import synthesize
 
@@ -433,7 +432,7 @@ def _area(params: EngineParams, target: str) -> dict[str, Any]:
     with FileLock(f"{folder}.lock"):
         if record.exists():
             return _area_columns(json.loads(record.read_text()))
-        result = synthesize(verilog_path(get_block("engine"), params), "engine", target, folder)
+        result = synthesize(verilog_path(params), "engine", target, folder)
         doc: dict[str, Any] = {"num_cells": int(result.stat.get("num_cells"))}
         if result.area_um2 is not None:  # the synthesis; its report is made when read
             doc["synth"] = result.to_dict()

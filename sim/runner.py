@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -25,8 +26,7 @@ import cocotb_tools
 from filelock import FileLock
 
 from ..errors import ConfigError, RtnerfError
-from ..params import Params
-from ..registry import Block
+from ..params import BlockParams
 from ..runfolder import RunFolder, RunFolderError
 from . import toolchain
 
@@ -37,6 +37,7 @@ __all__ = [
     "build",
     "cache_dir",
     "cosim",
+    "discover_tests",
     "generate_verilog",
     "verilog_path",
 ]
@@ -67,36 +68,53 @@ def _sha(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-def generate_verilog(block: Block, params: Params) -> str:
-    """Verilog text of ``block`` at ``params``; the module is named after the block.
+def _check_params(params: object) -> None:
+    if not isinstance(params, BlockParams):
+        raise TypeError(f"`params` must be a block's params (BlockParams), not {params!r}")
+
+
+def generate_verilog(params: BlockParams) -> str:
+    """Verilog text of the block at ``params``; the module is named after the block.
 
     Source attributes are left out (``emit_src=False``) so the output is reproducible, and
     Amaranth's builtin Yosys is used whatever is on ``PATH``.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` are not a block's (:class:`~rtnerf.params.BlockParams`).
     """
+    _check_params(params)
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    return verilog.convert(block.build_component(params), name=block.name, emit_src=False)
+    return verilog.convert(params.create(), name=params.kind, emit_src=False)
 
 
-def verilog_path(block: Block, params: Params) -> Path:
-    """Path of the cached Verilog for ``block`` at ``params``, generating it if needed.
+def verilog_path(params: BlockParams) -> Path:
+    """Path of the cached Verilog of the block at ``params``, generating it if needed.
 
     The cache key covers the params, every source file of the RTL package and the Amaranth
     version, so a change to any of them regenerates.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` are not a block's (:class:`~rtnerf.params.BlockParams`).
     """
+    _check_params(params)
     sources = sorted(_RTL_DIR.rglob("*.py"))
     key = _sha(
         params.to_json(),
         metadata.version("amaranth"),
         *(f"{p.relative_to(_RTL_DIR)}:{p.read_text()}" for p in sources),
     )[:16]
-    path = cache_dir() / "verilog" / f"{block.name}-{params.digest()}-{key}.v"
+    path = cache_dir() / "verilog" / f"{params.kind}-{params.digest()}-{key}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock"):
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(generate_verilog(block, params))
+            tmp.write_text(generate_verilog(params))
             tmp.replace(path)
     return path
 
@@ -105,8 +123,7 @@ def verilog_path(block: Block, params: Params) -> Path:
 class Build:
     """A built simulation model, ready for :func:`cosim`."""
 
-    block: Block
-    params: Params
+    params: BlockParams
     simulator: str
     waves: bool
     verilog: Path
@@ -150,8 +167,8 @@ def icarus_source(text: str) -> str:
     return _ICARUS_KICK.sub(r"\1reg \2 = 0;\n\1initial #1 \2 = 1'h1;", text)
 
 
-def build(block: Block, params: Params, simulator: str, *, waves: bool = False) -> Build:
-    """Build (or reuse) the simulation model of ``block`` at ``params`` on ``simulator``.
+def build(params: BlockParams, simulator: str, *, waves: bool = False) -> Build:
+    """Build (or reuse) the simulation model of the block at ``params`` on ``simulator``.
 
     Raises
     ------
@@ -162,7 +179,7 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
     if reason:
         raise ConfigError(f"simulator {simulator!r} is not available: {reason}")
     toolchain.setup_path()
-    vpath = verilog_path(block, params)
+    vpath = verilog_path(params)
     text = vpath.read_text()
     if simulator == "icarus":
         text = icarus_source(text)
@@ -180,7 +197,7 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
             else ()
         ),
     )[:12]
-    name = f"{block.name}-{params.digest()}-{simulator}{'-waves' if waves else ''}-{key}"
+    name = f"{params.kind}-{params.digest()}-{simulator}{'-waves' if waves else ''}-{key}"
     build_dir = cache_dir() / "build" / name
     runner = _make_runner(simulator)
     done = build_dir / ".built"
@@ -194,7 +211,7 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
         try:
             runner.build(
                 sources=[source],
-                hdl_toplevel=block.name,
+                hdl_toplevel=params.kind,
                 build_dir=build_dir,
                 always=not done.exists(),  # an interrupted build starts over
                 timescale=("1ns", "1ps"),
@@ -213,12 +230,31 @@ def build(block: Block, params: Params, simulator: str, *, waves: bool = False) 
                 else []
             )
             raise BuildError(
-                f"{simulator} build of {block.name} failed ({exc}); "
+                f"{simulator} build of {params.kind} failed ({exc}); "
                 f"{errors[0].strip() if errors else 'no error line'}; "
                 f"full log: {log}"
             ) from None
         done.touch()
-    return Build(block, params, simulator, waves, vpath, build_dir, runner)
+    return Build(params, simulator, waves, vpath, build_dir, runner)
+
+
+def discover_tests(module: str) -> list[str]:
+    """Names of the cocotb tests in testbench ``module``, in the order cocotb runs them.
+
+    The walk of cocotb's ``RegressionManager.discover_tests``: every ``Test`` and
+    ``@cocotb.test`` generator among the module's globals, a parametrized one expanded to its
+    variants (``test_stream/combo=3``). Tests marked ``skip`` are included, as cocotb lists
+    them too. Imports the module, so cocotb and the block's RTL.
+    """
+    from cocotb.regression import Test, TestGenerator
+
+    names = []
+    for obj in vars(importlib.import_module(module)).values():
+        if isinstance(obj, Test):
+            names.append(obj.name)
+        elif isinstance(obj, TestGenerator):
+            names.extend(test.name for test in obj.generate_tests())
+    return names
 
 
 #: Counters of the testbenches' records that the summary totals when present.
@@ -314,8 +350,8 @@ def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
     # cocotb exits on a failed test inside pytest; the results file says the rest.
     with contextlib.suppress(SystemExit):
         built.runner.test(
-            test_module=built.block.testbench,
-            hdl_toplevel=built.block.name,
+            test_module=built.params.testbench,
+            hdl_toplevel=built.params.kind,
             build_dir=built.build_dir,
             test_dir=run_dir,
             test_filter=testcase,
@@ -347,7 +383,7 @@ def _cosim(built, folder, seed, count, testcase, tb_args) -> dict[str, Any]:
         else []
     )
     summary = {
-        "block": built.block.name,
+        "block": built.params.kind,
         "params": built.params.to_dict(),
         "simulator": built.simulator,
         "seed": seed,

@@ -32,9 +32,7 @@ def areas(tmp_path_factory):
         for leaves in (4, 16):
             params = BLOCK.params(leaves=leaves)
             work = tmp_path_factory.mktemp(f"{target}{leaves}")
-            result = synth.synthesize(
-                verilog_path(BLOCK, params), BLOCK.name, target, work, yosys=yosys
-            )
+            result = synth.synthesize(verilog_path(params), BLOCK.name, target, work, yosys=yosys)
             out[target, leaves] = (params, result)
     return out
 
@@ -195,7 +193,7 @@ def test_liberty_flow_is_reproducible(tmp_path):
     _osu018()
     params = BLOCK.params(leaves=4)
     runs = [
-        synth.synthesize(verilog_path(BLOCK, params), BLOCK.name, "osu018", tmp_path / str(i),
+        synth.synthesize(verilog_path(params), BLOCK.name, "osu018", tmp_path / str(i),
                          yosys=yosys)
         for i in range(2)
     ]  # fmt: skip

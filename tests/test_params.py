@@ -279,3 +279,44 @@ def test_demo_params_are_defaults_or_a_cosimulated_corner():
             continue
         corners = [block.load_params(path) for path in sorted((configs / name).glob("*.yaml"))]
         assert params in corners and params != block.params(), name
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_params_hand_out_the_blocks_pieces(name):
+    """One object per block: its component, signature, golden model, cases and testbench."""
+    import gc
+    import warnings
+
+    from amaranth.hdl import UnusedElaboratable
+
+    params, _ = BLOCKS[name].demo_params()
+    component = params.create()
+    assert type(component).__module__ == f"rtnerf.rtl.{name}"
+    assert component.params is params
+    assert params.signature == component.signature
+    with warnings.catch_warnings():  # the component is never elaborated: collect it now
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        del component
+        gc.collect()
+    assert params.cases.__name__ == f"rtnerf.models.cases.{name}"
+    assert params.testbench == type(params).testbench == f"rtnerf.sim.tb.{name}"
+    if name == "memory_port":  # checked against the testbench's AXI DRAM model instead
+        assert params.golden is None
+    else:
+        assert params.golden.__name__ == f"rtnerf.models.golden.{name}"
+
+
+def test_params_load_without_the_hdl_toolchain():
+    """Listing blocks and loading their params imports neither Amaranth, cocotb nor numba."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rtnerf.registry import BLOCKS\n"
+        "for block in BLOCKS.values():\n"
+        "    block.load_params().testbench\n"
+        "print(sorted(m for m in ('amaranth', 'cocotb', 'numba') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ...params.encoding import Format
 from ..image import MemoryImage, get_bits, values_start
 from ..quant import value_dtype
 
@@ -76,11 +77,11 @@ def _rank(buf, pos, count):
 def _find(buf, fmt, nnz, offset, c, coord_width, word_width):
     # (hit, value index) of column c in a row with the given directory entry.
     base = offset * word_width
-    if fmt == 1:
+    if fmt == Format.DENSE:
         return True, np.int64(c)
-    if fmt == 2:
+    if fmt == Format.BITMAP:
         return get_bits(buf, base + c, 1) != 0, _rank(buf, base, c)
-    if fmt == 3:
+    if fmt == Format.COO:
         lo, hi = np.int64(0), nnz
         while lo < hi:  # first coordinate >= c
             mid = (lo + hi) >> 1
@@ -155,19 +156,19 @@ def _expand(buf, rows, lay, out):
         fmt, nnz, offset = _entry(buf, rows[q], entry_width, 2, count_width, 2 + count_width)
         base = offset * word_width
         vbase = base + values_start(fmt, nnz, columns, coord_width)
-        if fmt == 1:
+        if fmt == Format.DENSE:
             for c in range(columns):
                 out[q, c] = _sign_extend(
                     get_bits(buf, base + c * value_width, value_width), value_width
                 )
-        elif fmt == 2:
+        elif fmt == Format.BITMAP:
             k = 0
             for c in range(columns):
                 if get_bits(buf, base + c, 1):
                     raw = get_bits(buf, vbase + k * value_width, value_width)
                     out[q, c] = _sign_extend(raw, value_width)
                     k += 1
-        elif fmt == 3:
+        elif fmt == Format.COO:
             for k in range(nnz):
                 c = get_bits(buf, base + k * coord_width, coord_width)
                 raw = get_bits(buf, vbase + k * value_width, value_width)

@@ -15,9 +15,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ...errors import ConfigError
+from ...params.encoding import Format
 from ...params.hybrid_row_decoder import HybridRowDecoderParams
 from ..dram import account
-from ..encoding import Format
 from ..image import MemoryImage
 from .decode import expand_rows, locate, lookup
 

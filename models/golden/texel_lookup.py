@@ -34,6 +34,7 @@ import numba
 import numpy as np
 
 from ...errors import ConfigError
+from ...params.encoding import Format
 from ...params.texel_lookup import CLASSES, TABLES, TexelLookupParams
 from ..image import MemoryImage, get_bits
 from ..perf.nerf import GroupCycles, group_cycles
@@ -133,7 +134,7 @@ def check_images(params: TexelLookupParams, images) -> None:
                     f"{where} row {bad[0]} takes {words[bad[0]]} words, more than a DENSE row's "
                     f"{p.row_words(t)} (a forced format)"
                 )
-            coo = np.flatnonzero((formats == 3) & (nnz > p.coo_capacity(t)))
+            coo = np.flatnonzero((formats == Format.COO) & (nnz > p.coo_capacity(t)))
             if coo.size:
                 raise ConfigError(
                     f"{where} row {coo[0]} is COO with {nnz[coo[0]]} entries; the lanes expand "
@@ -329,11 +330,11 @@ def _entry(directory, strided, dir_base, origin, cols, coords, row_words, t, c, 
 
 @numba.njit(cache=True)
 def _words(fmt, nnz, g, cw, value_width, word_width):
-    if fmt == 1:
+    if fmt == Format.DENSE:
         bits = g * value_width
-    elif fmt == 2:
+    elif fmt == Format.BITMAP:
         bits = g + nnz * value_width
-    elif fmt == 3:
+    elif fmt == Format.COO:
         bits = nnz * (cw + value_width)
     else:
         bits = 0
@@ -369,17 +370,17 @@ def _texels(directory, payload, strided, dir_base, origin, cols, coords, row_wor
             fmt, nnz, flat = _entry(directory, strided, dir_base, origin, cols, coords,
                                     row_words, t, c, rows[q, c], lay)  # fmt: skip
             base = flat * ww
-            if fmt == 1:
+            if fmt == Format.DENSE:
                 for j in range(g):
                     out[q, k, j] = _sign_extend(get_bits(payload[c], base + j * bv, bv), bv)
-            elif fmt == 2:
+            elif fmt == Format.BITMAP:
                 slot = 0
                 for j in range(g):
                     if get_bits(payload[c], base + j, 1):
                         raw = get_bits(payload[c], base + g + slot * bv, bv)
                         out[q, k, j] = _sign_extend(raw, bv)
                         slot += 1
-            elif fmt == 3:
+            elif fmt == Format.COO:
                 for i in range(nnz):
                     j = get_bits(payload[c], base + i * cw, cw)
                     raw = get_bits(payload[c], base + nnz * cw + i * bv, bv)

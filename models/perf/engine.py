@@ -36,9 +36,9 @@ import heapq
 import numba
 import numpy as np
 
+from ...params.encoding import Format
 from ...params.engine import EngineParams
 from ..dram import account
-from ..encoding import Format
 from ..golden import hybrid_row_decoder as decoder_model
 from ..golden.engine import Traffic, bag_units, directory_load, traffic
 from ..image import MemoryImage

@@ -34,8 +34,8 @@ import math
 
 import numpy as np
 
+from ...params.encoding import Format
 from ...params.engine import EngineParams
-from ..encoding import Format
 from ..golden.decode import locate
 from ..image import MemoryImage
 from ..trace import Op, Trace

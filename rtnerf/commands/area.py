@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.output or Path("runs", "area", f"{block.name}-{params.digest()}-{args.target}")
     with RunFolder(run_dir) as folder:
         result = synthesize(
-            verilog_path(block, params),
+            verilog_path(params),
             block.name,
             args.target,
             run_dir,

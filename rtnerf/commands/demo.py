@@ -65,7 +65,7 @@ def _demo(folder, count: int, seed: int) -> int:
     for name, block in sorted(BLOCKS.items()):
         params, why = block.demo_params()
         start = time.perf_counter()
-        verilog = folder.write_text(f"{name}/{name}.v", verilog_path(block, params).read_text())
+        verilog = folder.write_text(f"{name}/{name}.v", verilog_path(params).read_text())
         folder.write_text(f"{name}/config.yaml", params.to_yaml())
         lines.append(f"{name}  {json.dumps(params.to_dict())}")
         if why:
@@ -82,7 +82,7 @@ def _demo(folder, count: int, seed: int) -> int:
                 entry["cosim"].append({"simulator": simulator, "skipped": reason})
                 continue
             summary = cosim(
-                build(block, params, simulator),
+                build(params, simulator),
                 run_dir=out / name / simulator,
                 seed=seed,
                 count=count,

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import RtnerfError
-from ..models.encoding import Format
 from ..models.image import MemoryImage, encode_table, write_image
 from ..models.quant import Quantized
-from ..params import EncodingParams
+from ..params import EncodingParams, Format
 from ..runfolder import RunFolder
 
 __all__ = ["SCHEMA", "SUMMARY_VERSION", "TableFileError", "register", "run", "summarize"]

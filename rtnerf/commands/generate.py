@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     block = get_block(args.block)
     params = block.load_params(args.config)
-    text = generate_verilog(block, params)
+    text = generate_verilog(params)
     if args.output is None:
         sys.stdout.write(text)
     else:

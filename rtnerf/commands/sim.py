@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.output or Path("runs") / f"sim-{block.name}-{simulator}-s{args.seed}"
     with RunFolder(run_dir) as folder:  # locked before the build: a second run stops at once
         print(f"building {block.name} ({params.digest()}) on {simulator} ...", file=sys.stderr)
-        built = build(block, params, simulator, waves=args.waves)
+        built = build(params, simulator, waves=args.waves)
         summary = cosim(
             built, run_dir=folder, seed=args.seed, count=args.count, testcase=testcase,
             tb_args=tb_args,

@@ -1,7 +1,7 @@
 """Params dataclasses: one per block, the single source of truth for every layer."""
 
 from .adder_search_tree import AdderSearchTreeParams, Op
-from .base import CONFIG_VERSION, ConfigError, Params, check_choice, check_int
+from .base import CONFIG_VERSION, BlockParams, ConfigError, Params, check_choice, check_int
 from .dram import DramParams
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .encoding import EncodingParams, Format
@@ -14,6 +14,7 @@ from .texel_lookup import TexelLookupParams
 __all__ = [
     "CONFIG_VERSION",
     "AdderSearchTreeParams",
+    "BlockParams",
     "ConfigError",
     "DramParams",
     "EmbeddingLookupUnitParams",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from .base import Params, check_int
+from .base import BlockParams, check_int
 
 __all__ = ["AdderSearchTreeParams", "Op"]
 
@@ -32,7 +32,7 @@ class Op(enum.IntEnum):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class AdderSearchTreeParams(Params):
+class AdderSearchTreeParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.adder_search_tree.AdderSearchTree`.
 
     Parameters

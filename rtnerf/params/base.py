@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import math
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar, Self
 
 import yaml
@@ -21,6 +23,7 @@ from ..errors import ConfigError, user_key
 
 __all__ = [
     "CONFIG_VERSION",
+    "BlockParams",
     "ConfigError",
     "Params",
     "check_choice",
@@ -246,3 +249,67 @@ class Params:
     def digest(self) -> str:
         """A short stable hash of the kind and field values, for cache keys and run names."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+#: The package the block layers hang off (``rtnerf``).
+_PACKAGE = __package__.rpartition(".")[0]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BlockParams(Params):
+    """Params of an RTL block: the one object that hands out every piece of the block.
+
+    In the spirit of :class:`amaranth.lib.crc.Parameters` (``compute()`` and ``create()``). A
+    block has one name, :attr:`kind`, in every layer, so its pieces are found from it and
+    imported only when asked for: loading params needs neither Amaranth, cocotb nor numba.
+
+    Members
+    -------
+    create() : wiring.Component
+        The Amaranth component, ``rtnerf.rtl.<kind>.<Kind>(self)`` (``<Kind>`` is ``kind`` in
+        CamelCase: ``AdderSearchTree``).
+    signature : wiring.Signature
+        Its ports, from the RTL module's ``signature(params)`` (the one the component uses), so
+        no component is built.
+    golden : module or None
+        The bit-exact golden model, ``rtnerf.models.golden.<kind>``; None for a block checked
+        against another model (the memory port: the testbench's AXI DRAM model).
+    cases : module
+        The directed and random cases shared by the model tests and the testbench,
+        ``rtnerf.models.cases.<kind>``.
+    testbench : str
+        Name of the cocotb testbench module, ``rtnerf.sim.tb.<kind>``; a class attribute.
+    """
+
+    #: Dotted name of the cocotb testbench module (a name: the module imports cocotb).
+    testbench: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.testbench = f"{_PACKAGE}.sim.tb.{cls.kind}"
+
+    def _module(self, layer: str) -> ModuleType:
+        return importlib.import_module(f"{_PACKAGE}.{layer}.{self.kind}")
+
+    def create(self) -> Any:
+        """The Amaranth component of this design point (imports Amaranth)."""
+        name = "".join(word.capitalize() for word in self.kind.split("_"))
+        return getattr(self._module("rtl"), name)(self)
+
+    @property
+    def signature(self) -> Any:
+        """The component's ports, without building it (imports Amaranth).
+
+        ``rtnerf.rtl.<kind>.signature(self)``, which the component's constructor uses too.
+        """
+        return self._module("rtl").signature(self)
+
+    @property
+    def golden(self) -> ModuleType | None:
+        """The golden-model module (imports numba)."""
+        return self._module("models.golden")
+
+    @property
+    def cases(self) -> ModuleType:
+        """The module of directed and random cases."""
+        return self._module("models.cases")

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from .base import Params, check_choice, check_int
+from .base import BlockParams, check_choice, check_int
 from .hybrid_row_decoder import HybridRowDecoderParams
 
 __all__ = ["EmbeddingLookupUnitParams"]
@@ -19,7 +19,7 @@ DIRECTORIES = ("dram", "sram")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EmbeddingLookupUnitParams(Params):
+class EmbeddingLookupUnitParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.embedding_lookup_unit.EmbeddingLookupUnit`.
 
     The unit reads rows through a hybrid row decoder (fields ``dim`` to ``address_width``, see

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from .base import Params, check_int
+from .base import BlockParams, Params, check_int
 from .dram import DramParams
 from .embedding_lookup_unit import EmbeddingLookupUnitParams
 from .memory_port import MemoryPortParams
@@ -14,7 +14,7 @@ __all__ = ["EngineParams"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EngineParams(Params):
+class EngineParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.engine.Engine`.
 
     Parameters

@@ -6,8 +6,8 @@ import dataclasses
 import math
 
 from .adder_search_tree import AdderSearchTreeParams
-from .base import Params, check_choice, check_int
-from .encoding import EncodingParams
+from .base import BlockParams, check_choice, check_int
+from .encoding import EncodingParams, Format
 from .sparse_search_unit import SparseSearchUnitParams
 
 __all__ = ["HybridRowDecoderParams"]
@@ -18,7 +18,7 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class HybridRowDecoderParams(Params):
+class HybridRowDecoderParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.hybrid_row_decoder.HybridRowDecoder`.
 
     The decoder reads tables of one shape and encoding (``columns``, ``value_width``,
@@ -224,12 +224,12 @@ class HybridRowDecoderParams(Params):
         w, bv, bi, n = self.word_width, self.value_width, self.coord_bits, self.columns
         lat = self.tree.latency
         head = latency + _cdiv(self.entry_width, w) + 2
-        if fmt == 0 or (fmt == 3 and nnz == 0):
+        if fmt == Format.EMPTY or (fmt == Format.COO and nnz == 0):
             return head + 2
         if expand:
-            if fmt == 1:
+            if fmt == Format.DENSE:
                 return head + 2 + latency + n
-            if fmt == 3:
+            if fmt == Format.COO:
                 return head + 2 + latency + 2 * nnz
             base = head + 2 + latency + self.chunks + lat
             if nnz == 0:
@@ -237,9 +237,9 @@ class HybridRowDecoderParams(Params):
             nonempty = [g for g, c in enumerate(chunk_counts) if c]
             issue = sum(c or 1 for c in chunk_counts[: nonempty[-1] + 1])
             return base + issue + lat
-        if fmt == 1:
+        if fmt == Format.DENSE:
             return head + 1 + self._value_cycles(col * bv, None, latency)
-        if fmt == 2:
+        if fmt == Format.BITMAP:
             found = head + 3 + latency + col // self.leaves + lat
             if not hit:
                 return found + 1

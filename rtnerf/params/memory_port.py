@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .base import Params, check_int
+from .base import BlockParams, check_int
 
 __all__ = ["MemoryPortParams"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MemoryPortParams(Params):
+class MemoryPortParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.memory_port.MemoryPort`.
 
     Parameters
@@ -35,6 +35,9 @@ class MemoryPortParams(Params):
     """
 
     kind = "memory_port"
+    #: No golden model: the testbench checks the words against the AXI DRAM model
+    #: (:mod:`rtnerf.sim.dram`) and the bursts against :meth:`bursts`.
+    golden = None
 
     word_width: int = 128
     address_width: int = 32

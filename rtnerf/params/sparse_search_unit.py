@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .base import Params, check_int
+from .base import BlockParams, check_int
 
 __all__ = ["SparseSearchUnitParams"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SparseSearchUnitParams(Params):
+class SparseSearchUnitParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.sparse_search_unit.SparseSearchUnit`.
 
     Parameters

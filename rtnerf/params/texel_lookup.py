@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .base import Params, check_int
+from .base import BlockParams, check_int
 from .encoding import EncodingParams
 
 __all__ = ["CLASSES", "TABLES", "TexelLookupParams"]
@@ -22,7 +22,7 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TexelLookupParams(Params):
+class TexelLookupParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.texel_lookup.TexelLookup`.
 
     The sparse embedding buffer holds the texel-layout plane images

@@ -27,9 +27,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = ["test_latency_and_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
-
 
 def _pack_rows(values: np.ndarray, width: int) -> list[int]:
     """Each row of ``values`` as one integer, element 0 in the low ``width`` bits."""

@@ -32,9 +32,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = [f"test_stream/combo={i}" for i in range(len(COMBOS))]
-
 
 def directory_writes(params: EmbeddingLookupUnitParams, images) -> list[int]:
     """``i_dir`` payloads that fill the directory SRAM with the directory tables' entries."""

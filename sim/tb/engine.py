@@ -31,9 +31,6 @@ from ..memory import place
 from ..stream import COMBOS, reset, tb_context, write_record
 from .embedding_lookup_unit import run_bags, stream_test
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = [f"test_stream/combo={i}" for i in range(len(COMBOS))] + ["test_trace"]
-
 PORTS = ("i_req__valid", "i_base__valid", "i_r__valid", "o_ar__ready", "o_pooled__ready")
 
 

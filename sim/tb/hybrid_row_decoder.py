@@ -18,7 +18,6 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from ...models.cases.hybrid_row_decoder import Job, directed_job, random_jobs
-from ...models.encoding import Format
 from ...models.golden.hybrid_row_decoder import (
     Beat,
     Query,
@@ -27,6 +26,7 @@ from ...models.golden.hybrid_row_decoder import (
     query_requests,
     query_words,
 )
+from ...params.encoding import Format
 from ...params.hybrid_row_decoder import HybridRowDecoderParams
 from ...rtl.hybrid_row_decoder import layouts
 from ..layout import pack, unpack
@@ -41,9 +41,6 @@ from ..stream import (
     tb_context,
     write_record,
 )
-
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = ["test_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
 
 #: Memory latency (cycles) of the throughput test, the latency the stated cycles assume.
 THROUGHPUT_LATENCY = 4

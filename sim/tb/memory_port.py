@@ -30,11 +30,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = ["test_throughput", "test_error_response"] + [
-    f"test_stream/combo={i}" for i in range(len(COMBOS))
-]
-
 #: Memory latency of the throughput test (cycles from burst address to first beat).
 THROUGHPUT_LATENCY = 24
 

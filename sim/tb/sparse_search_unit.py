@@ -27,9 +27,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module; the stream tests share ``count`` between them.
-TESTS = ["test_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
-
 
 def stimulus(params: SparseSearchUnitParams, jobs: list[RowJob], rng):
     """Window payloads, group payloads, expected result beats and the stated cycle count."""

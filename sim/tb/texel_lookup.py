@@ -38,9 +38,6 @@ from ..stream import (
     write_record,
 )
 
-#: The cocotb tests of this module run by the cosim suite; the stream tests share ``count``.
-TESTS = ["test_throughput"] + [f"test_stream/combo={i}" for i in range(len(COMBOS))]
-
 
 def pack_fill(params: TexelLookupParams, beat: tuple[int, int, int, int]) -> int:
     """The ``i_fill`` payload of a ``(cls, directory, word, data)`` beat."""

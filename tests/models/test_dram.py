@@ -8,7 +8,7 @@ from naive import decode as naive
 
 from rtnerf.models.dram import Cause, account, cache_hits
 from rtnerf.models.image import encode
-from rtnerf.params import EncodingParams
+from rtnerf.params import EncodingParams, Format
 
 SETTINGS = settings(max_examples=50, derandomize=True, deadline=None)
 
@@ -38,24 +38,24 @@ def naive_account(image, rows, cols, burst_bytes, cache_rows, directory=None, wh
                 cache.popitem(last=False)
             c = -1
         fmt, nnz, offset = naive.entry(image, r)
-        if whole and fmt in (2, 3):
+        if whole and fmt in (Format.BITMAP, Format.COO):
             c = -1
         base = offset * w
-        vstart = {2: lay.columns, 3: nnz * lay.coord_width}.get(fmt, 0)
+        vstart = {Format.BITMAP: lay.columns, Format.COO: nnz * lay.coord_width}.get(fmt, 0)
         bv = lay.value_width
         # (start bit, end bit, cause, memory request)
         ranges = [(r * lay.entry_width, (r + 1) * lay.entry_width, Cause.DIRECTORY, 0)]
         if directory is not None and not directory[q]:
             ranges = []
-        index_cause = Cause.BITMAP if fmt == 2 else Cause.COORDINATES
+        index_cause = Cause.BITMAP if fmt == Format.BITMAP else Cause.COORDINATES
         if c < 0:
             ranges.append((base, base + vstart, index_cause, 1))
-            n_values = lay.columns if fmt == 1 else nnz if fmt else 0
+            n_values = lay.columns if fmt == Format.DENSE else nnz if fmt else 0
             ranges.append((base + vstart, base + vstart + n_values * bv, Cause.VALUES, 1))
-        elif fmt == 1:
+        elif fmt == Format.DENSE:
             ranges.append((base + c * bv, base + (c + 1) * bv, Cause.VALUES, 2))
-        elif fmt in (2, 3):
-            if fmt == 2:
+        elif fmt in (Format.BITMAP, Format.COO):
+            if fmt == Format.BITMAP:
                 ranges.append((base, base + c + 1, Cause.BITMAP, 1))
                 row = naive.expand_row(image, r)
                 hit = row[c] != 0

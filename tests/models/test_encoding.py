@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtnerf.models.encoding import Format, choose_formats, format_bits, index_width, row_nnz
+from rtnerf.models.encoding import choose_formats, format_bits, index_width, row_nnz
+from rtnerf.params import Format
 
 SETTINGS = settings(max_examples=60, derandomize=True, deadline=None)
 

@@ -8,11 +8,10 @@ from naive.hybrid_row_decoder import reference
 
 from rtnerf.errors import ConfigError
 from rtnerf.models.cases.hybrid_row_decoder import directed_job, random_jobs
-from rtnerf.models.encoding import Format
 from rtnerf.models.golden.hybrid_row_decoder import Query, check_image, evaluate
 from rtnerf.models.golden.hybrid_row_decoder import query_cycles as golden_cycles
 from rtnerf.models.image import encode
-from rtnerf.params import HybridRowDecoderParams
+from rtnerf.params import Format, HybridRowDecoderParams
 
 PARAMS = [
     HybridRowDecoderParams(),

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import decode as naive
 
-from rtnerf.models.encoding import Format, format_bits, index_width
+from rtnerf.models.encoding import format_bits, index_width
 from rtnerf.models.golden.decode import expand_rows, locate, lookup
 from rtnerf.models.image import (
     FILE_HEADER,
@@ -21,7 +21,7 @@ from rtnerf.models.image import (
     read_image,
     write_image,
 )
-from rtnerf.params import ConfigError, EncodingParams
+from rtnerf.params import ConfigError, EncodingParams, Format
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "memory-image.md"
 SETTINGS = settings(max_examples=60, derandomize=True, deadline=None)

@@ -8,6 +8,7 @@ image's layout; the field order and the row payload order are re-implemented her
 from __future__ import annotations
 
 from rtnerf.models.image import MemoryImage
+from rtnerf.params import Format
 
 
 def _bits(stream: int, pos: int, width: int) -> int:
@@ -34,15 +35,15 @@ def expand_row(image: MemoryImage, row: int) -> list[int]:
     fmt, nnz, offset = entry(image, row)
     base = offset * lay.word_width
     out = [0] * n
-    if fmt == 1:  # DENSE
+    if fmt == Format.DENSE:
         for j in range(n):
             out[j] = _signed(_bits(stream, base + j * bv, bv), bv)
-    elif fmt == 2:  # BITMAP: n presence bits, then the values
+    elif fmt == Format.BITMAP:  # n presence bits, then the values
         present = [j for j in range(n) if _bits(stream, base + j, 1)]
         assert len(present) == nnz
         for k, j in enumerate(present):
             out[j] = _signed(_bits(stream, base + n + k * bv, bv), bv)
-    elif fmt == 3:  # COO: nnz coordinates, then nnz values
+    elif fmt == Format.COO:  # nnz coordinates, then nnz values
         for k in range(nnz):
             j = _bits(stream, base + k * bi, bi)
             out[j] = _signed(_bits(stream, base + nnz * bi + k * bv, bv), bv)

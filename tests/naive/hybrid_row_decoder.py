@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from rtnerf.models.encoding import Format
 from rtnerf.models.golden.hybrid_row_decoder import Beat, Query
+from rtnerf.params import Format
 
 
 def reference(table, formats, q: Query) -> list[Beat]:

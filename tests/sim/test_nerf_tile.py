@@ -11,7 +11,6 @@ import pytest
 
 from rtnerf.models.golden.engine import traffic
 from rtnerf.models.perf.engine import estimate
-from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.tb.engine import trace_args
 from rtnerf.workloads.nerf import accel
@@ -27,7 +26,7 @@ def test_nerf_tile_is_bit_exact(simulator, encoding, tmp_path: Path):
     params = accel.design(model)
     images, _ = accel.engine_tables(model, params, encoding=encoding)
     trace = accel.queries(model, points, app).trace(params, name="nerf-tile")
-    built = build(get_block("engine"), params, simulator)
+    built = build(params, simulator)
     summary = cosim(
         built,
         run_dir=tmp_path / "run",

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.cosim
 def test_model_follows_the_rtl(simulator, name, trace, bags, tmp_path):
     params = design(name)
     images, t = trace_inputs(params, trace, bags, SEED)
-    built = build(get_block("engine"), params, simulator)
+    built = build(params, simulator)
     summary = cosim(
         built,
         run_dir=tmp_path / "run",

@@ -18,7 +18,6 @@ from rtnerf.models.cases.texel_lookup import Job, consecutive_slots
 from rtnerf.models.golden.texel_lookup import load, schedule
 from rtnerf.models.perf.nerf import DatapathParams, lookup_stage
 from rtnerf.params import TexelLookupParams
-from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim
 from rtnerf.sim.tb.texel_lookup import tile_args
 from rtnerf.workloads.nerf import accel, datapath, texel
@@ -54,7 +53,7 @@ def test_tile_is_bit_exact_and_as_the_model(simulator, tile, tmp_path: Path):
     params, job, model_cycles = tile
     assert len(job.slots) >= 40, "the tile is too small to compare cycles"
     assert schedule(job.buffer, job.quads, job.slots).cycles == model_cycles
-    built = build(get_block("texel_lookup"), params, simulator)
+    built = build(params, simulator)
     summary = cosim(
         built,
         run_dir=tmp_path / "run",
