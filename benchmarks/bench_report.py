@@ -50,14 +50,17 @@ def _pct(x: float | None) -> str:
 
 
 def report(results: Path) -> str:
-    rows, machines, walls, short = [], set(), [], []
+    rows, machines, walls, short, refreshed = [], set(), [], [], []
     for family in FAMILIES:
         path = results / f"bench_{family}" / "summary.json"
         if not path.exists():
             raise SystemExit(f"{path} is missing: run `rtnerf bench {family} -o {path.parent}`")
         summary = json.loads(path.read_text())
-        machines.add(summary["machine"])
+        kept = summary.get("baselines_from")
+        machines.add(summary["machine"] if kept is None else kept["machine"])
         walls.append(f"{family} {summary['wall_s']:.0f} s")
+        if kept is not None:
+            refreshed.append(family)
         kernels = {f"{k['family']}/{k['name']}": k for k in summary["kernels"]}
         by_kernel: dict[str, dict] = {}
         for e in summary["entries"]:
@@ -107,6 +110,12 @@ def report(results: Path) -> str:
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if refreshed:
+        head[7:7] = [
+            f"The accelerator columns of {', '.join(refreshed)} were re-evaluated after a model",
+            "change with `rtnerf bench --baselines-from`, which keeps the baselines' timings of",
+            "the run named above (`baselines_from` in the summary).",
+        ]
     below = ["Below 90% of the roofline:", *short, ""] if short else []
     return "\n".join([*head, *rows, "", *below, NOTES])
 

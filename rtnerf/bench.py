@@ -278,9 +278,13 @@ def cosim_sample(
 # The run
 
 
-def _entries(kernel, timings, accel, watts: float | None = None) -> list[dict[str, Any]]:
-    out = []
+def _entries(kernel, timings, accel, watts: float | None = None, recorded=None) -> list[dict]:
+    """The kernel's summary entries: each baseline's timing, then the accelerator's.
+
+    ``recorded``: the baselines' entries of an earlier run, used instead of ``timings``.
+    """
     label = f"{kernel.family}/{kernel.name}"
+    out = list(recorded or [])
     for t in timings:
         # RAPL package power over the baselines' runs, charged to this one's lookup rate.
         pj = watts / t.lookups_per_s * 1e12 if watts is not None and t.lookups_per_s else None
@@ -307,7 +311,7 @@ def _entries(kernel, timings, accel, watts: float | None = None) -> list[dict[st
     if accel is not None:
         seconds = accel["cycles"] / accel["clock_hz"]
         causes = accel["dram_bytes_per_lookup_by_cause"]
-        best = max((t.lookups_per_s for t in timings if t.agrees), default=0.0)
+        best = max((e["lookups_per_s"] for e in out if e["agrees"]), default=0.0)
         roof = accel["roofline_lookups_per_s"]
         out.append(
             {
@@ -367,6 +371,7 @@ def run_bench(
     kernels: list | None = None,
     progress: bool = True,
     reports: bool = True,
+    baselines_from: Path | None = None,
 ) -> dict[str, Any]:
     """Run a family's kernels three ways and write the reports into ``run_dir``.
 
@@ -397,6 +402,11 @@ def run_bench(
         Show progress bars (stderr).
     reports : bool
         Write ``summary.json``, ``results.csv``, ``summary.txt`` and the plots.
+    baselines_from : pathlib.Path, optional
+        The run folder (or ``summary.json``) of an earlier full run of the family: its
+        baselines' timings are kept instead of timed again (so the accelerator can be
+        re-evaluated after a model change without an idle machine); the summary's
+        ``baselines_from`` names the run and the machine that timed them.
 
     Returns
     -------
@@ -408,17 +418,40 @@ def run_bench(
     RunFolderError
         With ``reports``, if ``run_dir`` cannot be created or another run is writing into it
         (checked before any kernel runs).
+    ConfigError
+        If ``baselines_from`` is not a readable bench summary of ``family`` at the same size.
     """
+    recorded = None if baselines_from is None else _recorded(baselines_from, family, quick)
     with RunFolder(run_dir) if reports else contextlib.nullcontext() as folder:
         return _run_bench(
             family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz,
-            cache_settings, kernels, progress,
+            cache_settings, kernels, progress, recorded,
         )  # fmt: skip
+
+
+def _recorded(path: Path, family: str, quick: bool) -> dict[str, Any]:
+    """The summary of an earlier bench run of ``family`` whose baselines are reused."""
+    path = Path(path)
+    file = path / "summary.json" if path.is_dir() else path
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--baselines-from: cannot read {file}: {exc}") from None
+    if not isinstance(summary, dict) or summary.get("kind") != "bench":
+        raise ConfigError(f"--baselines-from: {file} is not an `rtnerf bench` summary")
+    if summary.get("family") != family or bool(summary.get("quick")) != quick:
+        raise ConfigError(
+            f"--baselines-from: {file} is a run of {summary.get('family')!r}"
+            f"{' --quick' if summary.get('quick') else ''}, not {family!r}"
+            f"{' --quick' if quick else ''}"
+        )
+    summary["path"] = str(file)
+    return summary
 
 
 def _run_bench(
     family, folder, quick, repeats, cosim_bags, simulator, seed, clock_hz, cache_settings,
-    kernels, progress,
+    kernels, progress, recorded,
 ) -> dict[str, Any]:  # fmt: skip
     from .power import PackageMeter
     from .workloads import accelerator, baselines
@@ -431,7 +464,7 @@ def _run_bench(
     if cache_settings is None:
         full = accelerator.CACHE_SETTINGS
         cache_settings = (full[0], full[2], full[-1]) if quick else full
-    impls = baselines.available()
+    impls = baselines.available() if recorded is None else recorded["implementations"][:-1]
     steps = 2 + len(cache_settings) + (1 if cosim_bags else 0)
     summary: dict[str, Any] = {
         "version": SUMMARY_VERSION,
@@ -449,6 +482,13 @@ def _run_bench(
         "kernels": [],
         "entries": [],
     }
+    if recorded is not None:  # the run that timed them, through any earlier refreshes
+        summary["baselines_from"] = recorded.get("baselines_from") or {
+            "summary": recorded["path"],
+            "machine": recorded["machine"],
+            "rtnerf": recorded.get("rtnerf"),
+            "rapl": recorded.get("rapl"),
+        }
     bar = progress_bar(
         total=len(kernels) * (len(impls) + steps),
         desc=f"bench {family}",
@@ -459,8 +499,25 @@ def _run_bench(
     for kernel in kernels:
         bar.set_postfix_str(kernel.name)
         ref = kernel.reference()
-        with PackageMeter() as meter:
-            timings = baselines.time_kernel(kernel, impls, repeats=max(1, repeats), reference=ref)
+        label = f"{kernel.family}/{kernel.name}"
+        timings, watts, kept = [], None, None
+        if recorded is None:
+            with PackageMeter() as meter:
+                timings = baselines.time_kernel(
+                    kernel, impls, repeats=max(1, repeats), reference=ref
+                )
+            watts = meter.watts
+        else:
+            kept = [
+                e
+                for e in recorded["entries"]
+                if e["kernel"] == label and e["implementation"] != "accelerator"
+            ]
+            if not kept or kept[0]["lookups"] != kernel.lookups:
+                raise ConfigError(
+                    f"--baselines-from: {recorded['path']} has no baselines of {label} with "
+                    f"{kernel.lookups:,} lookups"
+                )
         bar.update(len(impls))
         accel = accelerator.evaluate(
             kernel,
@@ -502,7 +559,7 @@ def _run_bench(
                     }
             bar.update()
         summary["kernels"].append(entry)
-        summary["entries"] += _entries(kernel, timings, accel, meter.watts)
+        summary["entries"] += _entries(kernel, timings, accel, watts, kept)
     bar.close()
     summary["wall_s"] = time.perf_counter() - start
     if folder is not None:

@@ -94,6 +94,42 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
     assert "energy_pj_per_lookup [pJ/lookup]" in rows[0]
 
 
+def test_bench_keeps_recorded_baselines_and_re_evaluates_the_accelerator(
+    tmp_path, tiny_family, capsys
+):
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["bench", "text", "--quick", "--repeats", "1", "--cosim-bags", "0"]
+    assert main([*args, "-o", str(first)]) == 0
+    old = json.loads((first / "summary.json").read_text())
+    # A changed record shows that the second run copies the timings instead of timing again.
+    old["machine"] = "the idle machine"
+    for e in old["entries"]:
+        if e["implementation"] == "numpy":
+            e["lookups_per_s"] = 1e15
+    (first / "summary.json").write_text(json.dumps(old))
+    assert main([*args, "-o", str(second), "--baselines-from", str(first)]) == 0
+    new = json.loads((second / "summary.json").read_text())
+    assert new["baselines_from"]["machine"] == "the idle machine"
+    kept = [e for e in new["entries"] if e["implementation"] != "accelerator"]
+    assert kept == [e for e in old["entries"] if e["implementation"] != "accelerator"]
+    for e in new["entries"]:
+        if e["implementation"] == "accelerator":  # the best baseline is the recorded numpy
+            assert e["vs_best_cpu"] == pytest.approx(e["lookups_per_s"] / 1e15)
+    capsys.readouterr()
+    # Another family, or a run without the kernel: one line, exit 2.
+    old["family"] = "graph"
+    (first / "summary.json").write_text(json.dumps(old))
+    assert main([*args, "-o", str(tmp_path / "x"), "--baselines-from", str(first)]) == 2
+    assert "is a run of 'graph' --quick, not 'text' --quick" in capsys.readouterr().err
+    old["family"] = "text"
+    old["entries"] = [e for e in old["entries"] if e["kernel"] != "text/pairs-l2"]
+    (first / "summary.json").write_text(json.dumps(old))
+    assert main([*args, "-o", str(tmp_path / "y"), "--baselines-from", str(first)]) == 2
+    assert "has no baselines of text/pairs-l2" in capsys.readouterr().err
+    assert main([*args, "-o", str(tmp_path / "z"), "--baselines-from", str(tmp_path)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
 def test_bench_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
     def build(quick, seed):
         raise data.DataNotFoundError("dataset 'glove' is not cached; run `rtnerf data fetch glove`")

@@ -50,6 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulator of the co-simulation (default icarus; skipped if not installed)",
     )
     p.add_argument("--seed", type=seed, default=1, help="seed of the kernels' random draws")
+    p.add_argument(
+        "--baselines-from",
+        type=Path,
+        metavar="RUN_DIR",
+        help="keep the baseline timings of this earlier run of the family (its summary.json) "
+        "and re-evaluate only the accelerator, e.g. after a model change on a busy machine",
+    )
     p.set_defaults(func=run)
 
 
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         cosim_bags=args.cosim_bags,
         simulator=args.simulator,
         seed=args.seed,
+        baselines_from=args.baselines_from,
     )
     print((run_dir / "summary.txt").read_text(), end="")
     print(f"run folder: {run_dir}")
