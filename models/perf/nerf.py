@@ -817,9 +817,9 @@ def lookup_stage(
         a visit's loads, while more than ``capacity`` bursts are resident, the one last read
         by the earliest visit goes (ties: the lower burst address), never one read by this
         visit or the one before it (that visit computes while this one loads, see
-        :func:`datapath_frame`). A buffer holding every burst the frame reads loads each once
-        (the :func:`touched_bytes` lower bound); one of two visits' bursts reloads every burst
-        not shared by consecutive visits. The buffer starts empty (no reuse across frames).
+        :func:`datapath_frame`), so the smallest usable buffer holds two consecutive visits'
+        bursts. A buffer holding every burst the frame reads loads each once (the
+        :func:`touched_bytes` lower bound). The buffer starts empty (no reuse across frames).
 
     Returns
     -------

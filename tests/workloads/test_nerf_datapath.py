@@ -293,6 +293,10 @@ def test_bad_parameters(model):
         lookup_stage(np.full((1, 3, 2), 14), np.zeros(1, bool), bm, 1)
     with pytest.raises(ValueError, match=r"^`visit` must be a non-decreasing"):
         lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"^`capacity` needs `visit`"):
+        lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, capacity=4)
+    with pytest.raises(ValueError, match=r"^`capacity` must be an integer >= 0, not -1$"):
+        lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, np.zeros(2), capacity=-1)
     with pytest.raises(ValueError, match=r"^`storage` must be one of"):
         texel.encode_texels(model, "csr")
     with pytest.raises(TypeError, match=r"^`model` must be a TensorfVM, not int"):
