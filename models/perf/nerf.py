@@ -493,16 +493,58 @@ def _step(d_cycles, p_prev, span_prev, out):
 
 
 @numba.njit(cache=True)
+def _touch(bb, v, stamp, resident, retain, visit_bytes, burst_bytes, out):
+    """Visit ``v`` reads DRAM burst ``bb``: loaded unless this visit or the buffer has it.
+
+    ``stamp[bb]``: the last visit that read it. ``out[11]``: bursts resident (``retain``).
+    """
+    if stamp[bb] == v:
+        return
+    stamp[bb] = v
+    if retain:
+        if resident[bb]:
+            return
+        resident[bb] = True
+        out[11] += 1
+    visit_bytes[v] += burst_bytes
+
+
+@numba.njit(cache=True)
+def _evict(v, capacity, stamp, resident, out):
+    """At the end of visit ``v``'s reads, evict down to ``capacity`` bursts (visit-level LRU).
+
+    Only bursts last read before visit ``v - 1`` may go (visit ``v - 1`` computes while
+    visit ``v`` loads): the least recently read first, ties by the lower burst. ``out[10]``
+    counts evictions; ``out[12]`` is set when too few bursts may go.
+    """
+    excess = out[11] - capacity
+    if excess <= 0:
+        return
+    cand = np.nonzero(resident & (stamp <= v - 2))[0]
+    if cand.size < excess:
+        out[12] = 1
+        excess = cand.size
+    key = stamp[cand] * stamp.size + cand
+    for i in np.argsort(key)[:excess]:
+        resident[cand[i]] = False
+    out[10] += excess
+    out[11] -= excess
+
+
+@numba.njit(cache=True)
 def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, dram_first,
               dram_last, burst_bytes, class_shape, groups, row_of, row_base, lanes, kpc, stamp,
-              visit_cycles, visit_bytes, simulate, out):  # fmt: skip
+              resident, capacity, visit_cycles, visit_bytes, simulate, out):  # fmt: skip
     """The lookup stage over a frame's samples in order; see :func:`datapath_frame`.
 
     Without ``simulate`` only the DRAM bursts per visit are counted (no issue groups).
+    ``capacity`` >= 0: the buffer retains up to that many bursts across visits (:func:`_evict`);
+    -1: each visit loads every burst it reads.
 
     ``out``: [cycles, conflict cycles, quads, groups, directory reads, payload word reads,
-    merged reads, row reads, empty rows, DRAM bytes].
+    merged reads, row reads, empty rows, DRAM bytes, evictions, resident bursts, too small].
     """
+    retain = capacity >= 0
     n_tables = groups.size
     half = n_tables // 2
     gdir = np.full((4, lanes), -1, np.int64)
@@ -536,13 +578,12 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                         idx = base[t, c] + g * w * h + row_of[row_base[c] + (y >> 1) * w + (x >> 1)]
                         if v >= 0:
                             bl = dram_dir[idx]
-                            if bl >= 0 and stamp[bl] != v:
-                                stamp[bl] = v
-                                visit_bytes[v] += burst_bytes
+                            if bl >= 0:
+                                _touch(bl, v, stamp, resident, retain, visit_bytes, burst_bytes,
+                                       out)  # fmt: skip
                             for bb in range(dram_first[idx], dram_last[idx] + 1):
-                                if stamp[bb] != v:
-                                    stamp[bb] = v
-                                    visit_bytes[v] += burst_bytes
+                                _touch(bb, v, stamp, resident, retain, visit_bytes, burst_bytes,
+                                       out)  # fmt: skip
                         if not simulate:
                             continue
                         gdir[c, slot] = dir_word[idx]
@@ -571,8 +612,11 @@ def _datapath(cells, app, visit, base, dir_word, pay_first, pay_last, dram_dir, 
                         lane_max = 0
                         gdir[:] = -1
                         gps[:] = 0
+        last = v >= 0 and (s + 1 == cells.shape[0] or visit[s + 1] != v)
+        if last and retain:
+            _evict(v, capacity, stamp, resident, out)
         # A visit's last group is issued before the next visit's rows are touched.
-        if slot and simulate and v >= 0 and (s + 1 == cells.shape[0] or visit[s + 1] != v):
+        if slot and simulate and last:
             d, p = _group(gdir, gpf, gps, lanes, kpc, pending, claimed, ones, out)
             visit_cycles[v] += _step(d, p2, s2, out)
             p2, s2, p1, s1 = p1, s1, p, lane_max
@@ -718,6 +762,8 @@ class LookupResult:
         Streaming only: bytes loaded over all visits (0 on chip).
     visit_cycles, visit_bytes : numpy.ndarray
         Streaming only: lookup cycles and DRAM bytes per visit (empty on chip).
+    evictions : int
+        Streaming into a retaining buffer (``capacity``) only: bursts evicted.
     """
 
     cycles: int
@@ -732,6 +778,7 @@ class LookupResult:
     dram_bytes: int
     visit_cycles: np.ndarray
     visit_bytes: np.ndarray
+    evictions: int = 0
 
 
 def lookup_stage(
@@ -742,6 +789,7 @@ def lookup_stage(
     visit: np.ndarray | None = None,
     *,
     simulate: bool = True,
+    capacity: int | None = None,
 ) -> LookupResult:
     """Run the lookup stage of :func:`datapath_frame` over samples in issue order.
 
@@ -757,13 +805,31 @@ def lookup_stage(
     lanes : int
         Decode lanes.
     visit : numpy.ndarray or None
-        Streaming: ``int64`` ``(S,)`` visit id per sample (non-decreasing, from 0); each
-        visit's touched bursts are loaded once. ``None``: on chip, no DRAM.
+        Streaming: ``int64`` ``(S,)`` visit id per sample (non-decreasing, from 0). ``None``:
+        on chip, no DRAM.
+    simulate : bool
+        Whether to run the issue groups (cycles); without, only the DRAM bursts are counted.
+    capacity : int or None
+        Streaming only: the bursts the on-chip buffer holds. ``None`` (a tile buffer): each
+        visit loads every burst it reads, once, whatever earlier visits loaded. An int (a
+        **retaining buffer**): a burst stays loaded until evicted, so a visit loads only the
+        bursts it reads that are not resident. Eviction is **LRU at visit granularity**: after
+        a visit's loads, while more than ``capacity`` bursts are resident, the one last read
+        by the earliest visit goes (ties: the lower burst address), never one read by this
+        visit or the one before it (that visit computes while this one loads, see
+        :func:`datapath_frame`), so the smallest usable buffer holds two consecutive visits'
+        bursts. A buffer holding every burst the frame reads loads each once (the
+        :func:`touched_bytes` lower bound). The buffer starts empty (no reuse across frames).
 
     Returns
     -------
     LookupResult
         The stage's counters.
+
+    Raises
+    ------
+    ValueError
+        When ``capacity`` cannot hold the bursts of two consecutive visits.
     """
     cells = np.ascontiguousarray(cells, np.int64)
     s = cells.shape[0]
@@ -787,14 +853,24 @@ def lookup_stage(
         visits = int(v[-1]) + 1 if s else 0
     if int((bm.pay_last - bm.pay_first).max(initial=0)) >= _MAX_SPAN:
         raise ValueError(f"a row spans more than {_MAX_SPAN} bank words")
+    if capacity is not None:
+        check_int("capacity", capacity, minimum=0)
+        if visit is None:
+            raise ValueError("`capacity` needs `visit`: a buffer on chip loads nothing")
     stamp = np.full(max(bm.dram_bursts, 1), -1, np.int64)
+    resident = np.zeros(stamp.size, np.bool_)
     visit_cycles = np.zeros(visits, np.int64)
     visit_bytes = np.zeros(visits, np.int64)
-    out = np.zeros(10, np.int64)
+    out = np.zeros(13, np.int64)
     _datapath(cells, app, v, bm.base, bm.dir_word, bm.pay_first, bm.pay_last, bm.dram_dir,
               bm.dram_first, bm.dram_last, bm.burst_bytes, bm.class_shape, bm.groups, bm.row_of,
-              bm.row_base, lanes, bm.banks // 4, stamp, visit_cycles, visit_bytes, simulate,
+              bm.row_base, lanes, bm.banks // 4, stamp, resident,
+              -1 if capacity is None else capacity, visit_cycles, visit_bytes, simulate,
               out)  # fmt: skip
+    if out[12]:
+        raise ValueError(
+            f"`capacity` must hold the bursts of two consecutive visits, not {capacity}"
+        )
     return LookupResult(
         cycles=int(out[0]),
         conflict_cycles=int(out[1]),
@@ -808,6 +884,7 @@ def lookup_stage(
         dram_bytes=int(out[9]),
         visit_cycles=visit_cycles,
         visit_bytes=visit_bytes,
+        evictions=int(out[10]),
     )
 
 
@@ -956,10 +1033,11 @@ def datapath_frame(
        ``T <= 1e-4`` (early termination; samples already in flight are assumed not issued).
 
     **Streaming** (``streaming``; the planes do not fit ``sram_bytes``): the samples are
-    issued visit by visit (:mod:`rtnerf.workloads.nerf.stream`), each visit's rows loaded from
-    DRAM into a double-buffered tile buffer before its quads issue; the lookup stage becomes
-    ``stream = load_0 + sum_v max(lookup_v, load_{v+1})`` with ``load_v = bytes_v /
-    dram_bytes_per_cycle``, in place of ``lookup``.
+    issued visit by visit (:mod:`rtnerf.workloads.nerf.stream`), each visit's bursts that are
+    not on chip (all of them into a tile buffer; the missing ones into a retaining buffer,
+    :func:`lookup_stage`'s ``capacity``) loaded from DRAM while the previous visit computes
+    (double-buffered); the lookup stage becomes ``stream = load_0 + sum_v max(lookup_v,
+    load_{v+1})`` with ``load_v = bytes_v / dram_bytes_per_cycle``, in place of ``lookup``.
     """
     if not isinstance(params, DatapathParams):
         raise TypeError(f"`params` must be DatapathParams, not {type(params).__name__}")

@@ -70,8 +70,12 @@ def schedule(wanted, banks):
     return cycles
 
 
-def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
-    """Counters of the lookup stage: cycles, conflict cycles, quads, groups, DRAM bytes."""
+def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None, capacity=None):
+    """Counters of the lookup stage: cycles, conflict cycles, quads, groups, DRAM bytes.
+
+    ``capacity``: a retaining buffer of that many bursts (LRU by visit, see
+    ``lookup_stage``); ``None``: each visit loads all its bursts.
+    """
     pos = _positions(store, bank_width)
     kpc = banks // 4
     n = store.resolution
@@ -129,6 +133,29 @@ def lookup(cells, appearance, store, banks, bank_width, lanes, visit=None):
             for t, c, r in rows:
                 seen.setdefault(v, set()).update(pos[t, c][r][2])
         burst = store.images[0][0].params.burst_bytes
-        dram = burst * sum(len(b) for b in seen.values())
+        dram = burst * sum(len(x) for x in loads(seen, capacity).values())
     return {"cycles": cycles, "conflicts": conflicts, "quads": len(quads), "groups": groups,
             "dram_bytes": dram}  # fmt: skip
+
+
+def loads(seen, capacity=None):
+    """Bursts each visit loads: ``seen[v]`` the bursts visit ``v`` reads.
+
+    ``capacity`` ``None``: all of them. Otherwise those not resident; after each visit, while
+    more than ``capacity`` are resident, the one last read earliest goes (ties: lower burst),
+    never one read by this visit or the one before.
+    """
+    if capacity is None:
+        return {v: set(b) for v, b in seen.items()}
+    last = {}  # resident burst -> the last visit that read it
+    out = {}
+    for v in sorted(seen):
+        out[v] = {b for b in seen[v] if b not in last}
+        last.update(dict.fromkeys(seen[v], v))
+        old = sorted((u, b) for b, u in last.items() if u <= v - 2)
+        excess = len(last) - capacity
+        if excess > len(old):
+            raise ValueError("capacity too small")
+        for _, b in old[: max(excess, 0)]:
+            del last[b]
+    return out

@@ -1,5 +1,6 @@
 """Texel storage, the datapath's lookup stage against a naive count, streaming visits, frames."""
 
+import dataclasses
 import json
 import re
 
@@ -8,6 +9,7 @@ import pytest
 
 from rtnerf.cli import main
 from rtnerf.models.perf.nerf import (
+    BankMap,
     DatapathParams,
     MacArrayParams,
     datapath_frame,
@@ -148,11 +150,27 @@ def test_frame_estimate_stages(model, frame):
     assert e.frame.frames_per_s == pytest.approx(1e9 / e.frame.cycles)
     # Too small a buffer streams; the stream stage replaces the lookup stage.
     small = DatapathParams(lanes=2, banks=8, bank_width=64, sram_bytes=1000)
-    s = datapath.estimate(model, cam, small, store=e.store, samples=fs, stats=stats)
+    s = datapath.estimate(model, cam, small, store=e.store, samples=fs, stats=stats,
+                          stream=stream.StreamParams(policy="visit"))  # fmt: skip
     assert not s.fits and s.frame.streaming and "lookup" not in s.frame.stages
     assert s.frame.dram_bytes >= s.lower_bound_bytes > 0
     assert s.frame.stages["stream"] >= s.frame.lookup.cycles
     assert s.tile_buffer_bytes == 2 * s.frame.lookup.visit_bytes.max()
+    assert s.per_visit_bytes == s.frame.dram_bytes and s.buffer_slots == 0
+    # The default retaining buffer: 1000 bytes hold less than two visits, so it is grown to
+    # the tile buffer's bursts, and still loads no more than the tile buffer.
+    r = datapath.estimate(model, cam, small, store=e.store, samples=fs, stats=stats)
+    assert r.policy == "lru" and r.per_visit_bytes == s.frame.dram_bytes
+    assert r.buffer_slots * 64 == s.tile_buffer_bytes
+    assert s.lower_bound_bytes <= r.frame.dram_bytes <= s.frame.dram_bytes
+    assert r.frame.lookup.cycles == s.frame.lookup.cycles  # the same issue schedule
+    # A buffer holding every touched burst loads each once: the lower bound.
+    big = dataclasses.replace(small, sram_bytes=1 << 20)
+    b = datapath.estimate(model, cam, big, store=e.store, samples=fs, stats=stats, stream=True)
+    assert b.frame.dram_bytes == b.lower_bound_bytes and b.frame.lookup.evictions == 0
+    free = (1 << 20) - b.pixel_state_bytes - e.store.line_bytes
+    assert b.buffer_slots == stream.buffer_slots(free, b.store.bank_map(8, 64).dram_bursts, 64)
+    assert b.tile_buffer_bytes <= free < b.tile_buffer_bytes + 64 + 8
 
 
 def test_stream_stage_is_the_double_buffered_schedule(model, frame):
@@ -171,6 +189,84 @@ def test_stream_stage_is_the_double_buffered_schedule(model, frame):
         t += max(lk.visit_cycles[i], loads[i + 1] if i + 1 < v.count else 0.0)
     assert f.stages["stream"] == pytest.approx(t)
     assert f.dram_bytes == lk.dram_bytes
+
+
+def _striped_map() -> BankMap:
+    """N = 6, every table and class: texel row ``(y, x)`` in DRAM burst ``x``, no directory.
+
+    A sample whose three planes all read cell ``(i0, 0)`` reads burst ``i0 // 2`` only.
+    """
+    rows = np.arange(9)  # 3 x 3 texels per class, row-major
+    per_image = 6 * 4
+    return BankMap(
+        banks=4, bank_width=32, base=np.arange(per_image).reshape(6, 4) * 9,
+        dir_word=np.full(9 * per_image, -1), pay_first=np.zeros(9 * per_image, np.int64),
+        pay_last=np.zeros(9 * per_image, np.int64), dram_dir=np.full(9 * per_image, -1),
+        dram_first=np.tile(rows % 3, per_image), dram_last=np.tile(rows % 3, per_image),
+        dram_bursts=3, burst_bytes=64, class_shape=np.full((4, 2), 3), groups=np.ones(6, np.int64),
+        resolution=6, row_of=np.tile(rows, 4), row_base=np.arange(4) * 9,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bursts", "capacity", "loads", "evictions"),
+    [
+        ([0, 1, 2, 0, 1, 2], None, [1, 1, 1, 1, 1, 1], 0),  # tile buffer: every visit loads
+        ([0, 1, 2, 0, 1, 2], 3, [1, 1, 1, 0, 0, 0], 0),  # holds everything: each burst once
+        ([0, 1, 2, 0, 1, 2], 2, [1, 1, 1, 1, 1, 1], 4),  # two visits' worth: LRU thrashes
+        ([0, 1, 0, 1, 0, 1], 2, [1, 1, 0, 0, 0, 0], 0),  # two bursts alternating: kept
+        ([0, 1, 2, 1, 2, 0], 2, [1, 1, 1, 0, 0, 1], 2),  # 0 goes after visit 2, 1 after visit 5
+    ],
+)
+def test_retaining_buffer_by_hand(bursts, capacity, loads, evictions):
+    bm = _striped_map()
+    cells = np.zeros((len(bursts), 3, 2), np.int64)
+    cells[:, :, 0] = 2 * np.array(bursts)[:, None]
+    app = np.zeros(len(bursts), bool)
+    visit = np.arange(len(bursts))
+    got = lookup_stage(cells, app, bm, 1, visit, capacity=capacity)
+    np.testing.assert_array_equal(got.visit_bytes, 64 * np.array(loads))
+    assert got.dram_bytes == 64 * sum(loads) and got.evictions == evictions
+    assert touched_bytes(cells, app, bm) == 64 * len(set(bursts))
+    # The cycles do not depend on the buffer.
+    assert got.cycles == lookup_stage(cells, app, bm, 1, visit).cycles
+    seen = {v: {b} for v, b in enumerate(bursts)}
+    assert [len(x) for x in naive.loads(seen, capacity).values()] == loads
+    with pytest.raises(ValueError, match=r"^`capacity` must hold the bursts of two consecutive "
+                       r"visits, not 1$"):  # fmt: skip
+        lookup_stage(cells, app, bm, 1, visit, capacity=1)
+
+
+def test_retaining_buffer_matches_a_naive_lru(model, frame):
+    cam, fs = frame
+    st = texel.encode_texels(model, "hybrid")
+    bm = st.bank_map(8, 64)
+    cells = datapath.sample_cells(model, fs.points)
+    v = stream.visits(model, cam, fs, stream.StreamParams(cube_group=4, screen_tile=8))
+    cells, app = cells[v.order], fs.appearance[v.order]
+    tile = lookup_stage(cells, app, bm, 3, v.visit)
+    lower = touched_bytes(cells, app, bm)
+    least = 2 * int(tile.visit_bytes.max()) // 64
+    previous = tile.dram_bytes
+    for capacity in (least, least + 7, (least + lower // 64) // 2, lower // 64, bm.dram_bursts):
+        got = lookup_stage(cells, app, bm, 3, v.visit, capacity=capacity)
+        ref = naive.lookup(cells, app, st, 8, 64, 3, v.visit, capacity=capacity)
+        assert (got.cycles, got.dram_bytes) == (ref["cycles"], ref["dram_bytes"])
+        assert got.cycles == tile.cycles and got.visit_bytes.sum() == got.dram_bytes
+        assert lower <= got.dram_bytes <= previous  # LRU: more slots never load more here
+        previous = got.dram_bytes
+    assert previous == lower  # every touched burst fits: each loaded once
+    assert least < lower // 64  # the case is not trivial
+
+
+def test_buffer_slots_by_hand():
+    # 4 slots over 16 bursts: map 16 x (1 + 2) bits, slots 4 x (4 owner + 16 stamp) bits.
+    assert stream.bookkeeping_bytes(4, 16) == (16 * 3 + 4 * 20) // 8 == 16
+    assert stream.buffer_slots(4 * 64 + 16, 16, 64) == 4
+    assert stream.buffer_slots(4 * 64 + 15, 16, 64) == 3
+    assert stream.buffer_slots(-5, 16, 64) == 0 and stream.bookkeeping_bytes(0, 16) == 0
+    with pytest.raises(ValueError, match=r"^`policy` must be one of 'lru', 'visit', not 'fifo'$"):
+        stream.StreamParams(policy="fifo")
 
 
 @pytest.mark.parametrize(("rs", "rc"), [(1, 1), (4, 6), (16, 48)])
@@ -197,6 +293,10 @@ def test_bad_parameters(model):
         lookup_stage(np.full((1, 3, 2), 14), np.zeros(1, bool), bm, 1)
     with pytest.raises(ValueError, match=r"^`visit` must be a non-decreasing"):
         lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"^`capacity` needs `visit`"):
+        lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, capacity=4)
+    with pytest.raises(ValueError, match=r"^`capacity` must be an integer >= 0, not -1$"):
+        lookup_stage(np.zeros((2, 3, 2)), np.zeros(2, bool), bm, 1, np.zeros(2), capacity=-1)
     with pytest.raises(ValueError, match=r"^`storage` must be one of"):
         texel.encode_texels(model, "csr")
     with pytest.raises(TypeError, match=r"^`model` must be a TensorfVM, not int"):

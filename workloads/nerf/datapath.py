@@ -29,7 +29,7 @@ from .accel import FrameSamples, frame_samples
 from .camera import Camera
 from .model import MAT_MODE, TensorfVM
 from .render import RenderStats, render
-from .stream import StreamParams, visits
+from .stream import StreamParams, bookkeeping_bytes, buffer_slots, visits
 from .texel import CLASSES, TexelStore, class_order, class_shape, encode_texels
 
 __all__ = ["FrameEstimate", "estimate", "quantized", "sample_cells", "texel_quads"]
@@ -128,11 +128,20 @@ class FrameEstimate:
     lower_bound_bytes : int
         The compressed touched-bytes lower bound of the frame (each burst once).
     tile_buffer_bytes : int
-        Streaming: the double-buffered tile buffer (twice the largest visit's bytes).
+        Streaming: the on-chip bytes of the streamed rows. Policy ``"visit"``: the
+        double-buffered tile buffer (twice the largest visit's bytes); ``"lru"``: the retaining
+        buffer's slots and their bookkeeping (:func:`.stream.bookkeeping_bytes`).
     pixel_state_bytes : int
         Streaming: one screen tile's pixel state.
     visits : int
         Streaming: visits of the frame.
+    policy : str
+        Streaming: the buffer policy (:attr:`.stream.StreamParams.policy`); ``""`` on chip.
+    buffer_slots : int
+        Streaming with ``"lru"``: bursts the retaining buffer holds (0 otherwise).
+    per_visit_bytes : int
+        Streaming: DRAM bytes of the same visits with a tile buffer (each burst once per visit),
+        for comparison (equal to the frame's under ``"visit"``).
     stats : RenderStats
         The renderer's counters of the frame.
     seconds : float
@@ -148,6 +157,9 @@ class FrameEstimate:
     visits: int
     stats: RenderStats
     seconds: float
+    policy: str = ""
+    buffer_slots: int = 0
+    per_visit_bytes: int = 0
 
     def to_dict(self) -> dict:
         """Flat numbers for a CSV row."""
@@ -160,6 +172,9 @@ class FrameEstimate:
             "tile_buffer_bytes": self.tile_buffer_bytes,
             "pixel_state_bytes": self.pixel_state_bytes,
             "visits": self.visits,
+            "stream_policy": self.policy,
+            "buffer_slots": self.buffer_slots,
+            "per_visit_bytes": self.per_visit_bytes,
             "estimate_seconds": self.seconds,
         }
 
@@ -195,7 +210,9 @@ def estimate(
         Components per texel row (``None``: all).
     stream : StreamParams, bool or None
         ``None``: stream only when the model does not fit ``sram_bytes``; ``False``: never
-        (on chip whatever the size); ``True`` or a :class:`StreamParams`: always.
+        (on chip whatever the size); ``True`` or a :class:`StreamParams`: always. With the
+        ``"lru"`` policy the retaining buffer has ``sram_bytes`` less the pixel state and the
+        lines (:func:`.stream.buffer_slots`), at least two visits' bursts.
     store, samples, stats : optional
         Reuse the texel images, the frame's samples (of the quantised model) or the renderer's
         counters from an earlier call on the same model, view and pipeline.
@@ -224,13 +241,23 @@ def estimate(
     cells = sample_cells(model, samples.points)
     app = samples.appearance
     lower = touched_bytes(cells, app, bm)
-    tile_buffer, pixel_state, count = 0, 0, 0
+    tile_buffer, pixel_state, count, slots, per_visit = 0, 0, 0, 0, 0
     if streaming:
         v = visits(model, cam, samples, sp)
         cells, app = cells[v.order], app[v.order]
-        lookup = lookup_stage(cells, app, bm, params.lanes, v.visit)
-        tile_buffer = 2 * int(lookup.visit_bytes.max(initial=0))
         pixel_state, count = v.pixel_state_bytes, v.count
+        if sp.policy == "visit":
+            lookup = lookup_stage(cells, app, bm, params.lanes, v.visit)
+            tile_buffer = 2 * int(lookup.visit_bytes.max(initial=0))
+            per_visit = lookup.dram_bytes
+        else:
+            once = lookup_stage(cells, app, bm, params.lanes, v.visit, simulate=False)
+            per_visit = once.dram_bytes
+            free = params.sram_bytes - pixel_state - store.line_bytes
+            least = 2 * int(once.visit_bytes.max(initial=0)) // bm.burst_bytes
+            slots = max(buffer_slots(free, bm.dram_bursts, bm.burst_bytes), least)
+            lookup = lookup_stage(cells, app, bm, params.lanes, v.visit, capacity=slots)
+            tile_buffer = slots * bm.burst_bytes + bookkeeping_bytes(slots, bm.dram_bursts)
     else:
         lookup = lookup_stage(cells, app, bm, params.lanes)
     work = stats.samples_generated + stats.cube_pixel_pairs
@@ -255,4 +282,7 @@ def estimate(
         visits=count,
         stats=stats,
         seconds=time.perf_counter() - t0,
+        policy=sp.policy if streaming else "",
+        buffer_slots=slots,
+        per_visit_bytes=per_visit,
     )

@@ -13,13 +13,26 @@ Within a visit the samples keep the renderer's order (16 x 16 tiles, cubes by sh
 front to back).
 
 Before a visit's quads issue, the DRAM bursts holding the directory entries and payloads of
-the texel rows its samples read are loaded into the on-chip tile buffer (double-buffered: the
-next visit loads while this one computes), each burst **once per visit** and reused by all the
-visit's samples. The frame's DRAM bytes are the sum over visits
-(:func:`rtnerf.models.perf.nerf.lookup_stage`), reported against the compressed touched-bytes
+the texel rows its samples read are loaded on chip (double-buffered: the next visit loads while
+this one computes) and reused by all the visit's samples. Two buffer policies
+(:attr:`StreamParams.policy`):
+
+* ``"lru"`` (the default): the design point's sparse embedding buffer, less the pixel state
+  and the lines, is a **retaining burst buffer** (:func:`buffer_slots`): a burst stays on chip
+  across visits until evicted, LRU at visit granularity
+  (:func:`rtnerf.models.perf.nerf.lookup_stage`'s ``capacity``), so a visit loads only the
+  bursts it reads that are not resident. When the frame's touched bursts fit, each is loaded
+  once: the lower bound. Rows keep their bank-map positions for the bank schedule; the slot
+  a burst lands in is found through a burst-to-slot table whose bits, with each slot's owner
+  and last-visit stamp, are counted in the buffer (:func:`bookkeeping_bytes`). A buffer too
+  small for two visits' bursts is grown to the tile buffer below (the smallest that runs).
+* ``"visit"``: a **tile buffer** of twice the largest visit's bytes; each burst is loaded
+  **once per visit**, whatever earlier visits loaded.
+
+The frame's DRAM bytes are the sum over visits, reported against the compressed touched-bytes
 lower bound (each burst the frame touches, once: :func:`rtnerf.models.perf.nerf.touched_bytes`).
-The pixel state of a screen tile (``T`` and the colour sums, 4 x 16 bits per pixel) stays on
-chip for the tile's visits.
+Every frame starts with an empty buffer (no reuse across frames). The pixel state of a screen
+tile (``T`` and the colour sums, 4 x 16 bits per pixel) stays on chip for the tile's visits.
 
 The uniform pipeline has no cubes: its visits are the screen tiles (rays in image order).
 """
@@ -30,15 +43,28 @@ import dataclasses
 
 import numpy as np
 
-from ...params import check_int
+from ...params import check_choice, check_int
 from .accel import FrameSamples
 from .camera import Camera
 from .model import TensorfVM
 
-__all__ = ["PIXEL_STATE_BYTES", "StreamParams", "Visits", "visits"]
+__all__ = [
+    "PIXEL_STATE_BYTES",
+    "POLICIES",
+    "STAMP_BITS",
+    "StreamParams",
+    "Visits",
+    "bookkeeping_bytes",
+    "buffer_slots",
+    "visits",
+]
 
 #: On-chip bytes of one pixel's state while its tile is processed: T, r, g, b at 16 bits.
 PIXEL_STATE_BYTES = 8
+#: Buffer policies: a retaining burst buffer (LRU at visit granularity) or a per-visit tile buffer.
+POLICIES = ("lru", "visit")
+#: Bits of a slot's last-visit stamp in the retaining buffer (visits are counted modulo 2**16).
+STAMP_BITS = 16
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,14 +78,57 @@ class StreamParams:
     screen_tile : int
         Pixels per side of a screen tile (a whole frame when at least its size); its pixel
         state (:data:`PIXEL_STATE_BYTES` each) is on chip: 200 x 200 is 312 KiB.
+    policy : str
+        ``"lru"``: the buffer retains bursts across visits; ``"visit"``: a tile buffer loads
+        every visit's bursts (see the module docstring).
     """
 
     cube_group: int = 16
     screen_tile: int = 200
+    policy: str = "lru"
 
     def __post_init__(self) -> None:
         check_int("cube_group", self.cube_group, minimum=1, maximum=512)
         check_int("screen_tile", self.screen_tile, minimum=1, maximum=1 << 16)
+        check_choice("policy", self.policy, POLICIES)
+
+
+def bookkeeping_bytes(slots: int, dram_bursts: int) -> int:
+    """On-chip bytes that track a retaining buffer of ``slots`` bursts over ``dram_bursts``.
+
+    A burst-to-slot table (per DRAM burst of the model: a valid bit and a slot index) and per
+    slot its owner (a burst index) and last-visit stamp (:data:`STAMP_BITS`), for eviction.
+    """
+    check_int("slots", slots, minimum=0)
+    check_int("dram_bursts", dram_bursts, minimum=0)
+    if not slots:
+        return 0
+    slot_bits = max(1, (slots - 1).bit_length())
+    owner_bits = max(1, (dram_bursts - 1).bit_length())
+    bits = dram_bursts * (1 + slot_bits) + slots * (owner_bits + STAMP_BITS)
+    return -(-bits // 8)
+
+
+def buffer_slots(free_bytes: int, dram_bursts: int, burst_bytes: int) -> int:
+    """Most bursts a retaining buffer holds in ``free_bytes`` with its bookkeeping.
+
+    Parameters
+    ----------
+    free_bytes : int
+        On-chip bytes left for the buffer (the sparse embedding buffer less the pixel state and
+        the lines); may be negative (then 0).
+    dram_bursts, burst_bytes : int
+        The model's DRAM bursts and their size.
+    """
+    check_int("burst_bytes", burst_bytes, minimum=1)
+    lo, hi = 0, max(0, free_bytes) // burst_bytes
+    while lo < hi:  # the largest n with n bursts + bookkeeping(n) <= free_bytes
+        mid = (lo + hi + 1) // 2
+        if mid * burst_bytes + bookkeeping_bytes(mid, dram_bursts) <= free_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
