@@ -111,10 +111,10 @@ def report(results: Path) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if refreshed:
-        head[7:7] = [
+        head[8:8] = [
             f"The accelerator columns of {', '.join(refreshed)} were re-evaluated after a model",
             "change with `rtnerf bench --baselines-from`, which keeps the baselines' timings of",
-            "the run named above (`baselines_from` in the summary).",
+            "the earlier run on the machine named above (`baselines_from` in the summary).",
         ]
     below = ["Below 90% of the roofline:", *short, ""] if short else []
     return "\n".join([*head, *rows, "", *below, NOTES])

@@ -205,8 +205,10 @@ def report(out: dict) -> str:
         "## The `rtnerf bench` kernels at the default design adapted to each",
         "",
         (
-            "From `benchmarks/results/bench_*/summary.json` (full-size runs; baselines timed "
-            "side by side on the same machine; see each folder's summary.txt)."
+            "From `benchmarks/results/bench_*/summary.json` (full-size runs, bags longest "
+            "first; baselines timed side by side on the same machine; see each folder's "
+            "summary.txt, and `bench.md` for the kernels' own bag order). Longer RTL "
+            "co-simulations of the kernels: `kernel_cosims.md`."
         ),
         "",
         (
