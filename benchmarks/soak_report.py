@@ -70,7 +70,9 @@ def collect(base: Path) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict], seed: int | None, wall_min: float | None, commit: str) -> str:
+def report(
+    rows: list[dict], seed: int | None, wall_min: float | None, commit: str, note: str = ""
+) -> str:
     machines = sorted({r["machine"] for r in rows})
     pairs: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
@@ -83,6 +85,7 @@ def report(rows: list[dict], seed: int | None, wall_min: float | None, commit: s
         + (f", {wall_min:.0f} minutes of wall time" if wall_min else "")
         + ". Written by `python benchmarks/soak_report.py` (its docstring has the commands).",
         "Each test checks every result bit-exactly against the golden model.",
+        *([note] if note else []),
         "",
         "| block | corner | tests | transactions | cycles | mismatches | passed | sim s |",
         "|---|---|---:|---:|---:|---:|---|---:|",
@@ -118,13 +121,14 @@ def main() -> int:
     parser.add_argument("basetemp", type=Path, help="pytest's --basetemp of the soak run")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--wall-min", type=float, help="wall time of the whole run, minutes")
+    parser.add_argument("--note", default="", help="a line for the header (e.g. a partial run)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = collect(args.basetemp)
     if not rows:
         print(f"no Verilator cosim summaries under {args.basetemp}", file=sys.stderr)
         return 1
-    text = report(rows, args.seed, args.wall_min, _commit())
+    text = report(rows, args.seed, args.wall_min, _commit(), args.note)
     (args.out / "soak.md").write_text(text)
     (args.out / "soak.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
