@@ -122,13 +122,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--wall-min", type=float, help="wall time of the whole run, minutes")
     parser.add_argument("--note", default="", help="a line for the header (e.g. a partial run)")
+    parser.add_argument("--commit", help="the commit the soak ran (default: this checkout's)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = collect(args.basetemp)
     if not rows:
         print(f"no Verilator cosim summaries under {args.basetemp}", file=sys.stderr)
         return 1
-    text = report(rows, args.seed, args.wall_min, _commit(), args.note)
+    text = report(rows, args.seed, args.wall_min, args.commit or _commit(), args.note)
     (args.out / "soak.md").write_text(text)
     (args.out / "soak.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
