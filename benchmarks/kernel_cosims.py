@@ -21,31 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 
 from rtnerf.bench import FAMILIES, cosim_sample, family_kernels
-from rtnerf.runfolder import machine
+from rtnerf.runfolder import commit, machine
 from rtnerf.sim.toolchain import SIMULATORS
 from rtnerf.workloads.kernel import design
 
 RESULTS = Path(__file__).parent / "results"
 TOLERANCE = 0.10
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load(path: Path) -> list[dict]:
@@ -128,7 +113,7 @@ def main() -> None:
                 if "skipped" in r:
                     raise SystemExit(f"{args.simulator}: {r['skipped']}")
                 r = {"kernel": label, "requested_bags": args.bags, **r}
-                r.update(commit=_commit(), machine=machine())
+                r.update(commit=commit(Path(__file__).parent), machine=machine())
                 print(json.dumps(r), flush=True)
                 cases.append(r)
                 save(store, cases)

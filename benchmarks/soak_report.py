@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 from rtnerf.registry import get_block
+from rtnerf.runfolder import commit
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs" / "blocks"
@@ -109,13 +109,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def _commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    )
-    return out.stdout.strip() or "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("basetemp", type=Path, help="pytest's --basetemp of the soak run")
@@ -129,7 +122,7 @@ def main() -> int:
     if not rows:
         print(f"no Verilator cosim summaries under {args.basetemp}", file=sys.stderr)
         return 1
-    text = report(rows, args.seed, args.wall_min, args.commit or _commit(), args.note)
+    text = report(rows, args.seed, args.wall_min, args.commit or commit(ROOT), args.note)
     (args.out / "soak.md").write_text(text)
     (args.out / "soak.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)

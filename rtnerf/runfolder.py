@@ -27,6 +27,7 @@ import io
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -37,7 +38,15 @@ from filelock import FileLock, Timeout
 from . import __version__
 from .errors import RtnerfError
 
-__all__ = ["LOCK_NAME", "RunFolder", "RunFolderError", "machine", "progress", "write_file"]
+__all__ = [
+    "LOCK_NAME",
+    "RunFolder",
+    "RunFolderError",
+    "commit",
+    "machine",
+    "progress",
+    "write_file",
+]
 
 #: Name of the lock file a run holds in its folder.
 LOCK_NAME = ".lock"
@@ -57,6 +66,21 @@ def machine() -> str:
         f"{platform.node()} {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
+
+
+def commit(where: Path | str = ".") -> str:
+    """The short git commit checked out at ``where`` ("unknown" outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=where,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def _reason(exc: OSError) -> str:

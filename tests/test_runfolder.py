@@ -89,3 +89,11 @@ def test_the_same_process_shares_its_lock(tmp_path):
         outer.write_text("b", "2")
     with RunFolder(tmp_path):
         pass
+
+
+def test_commit_names_the_checkout_or_says_unknown(tmp_path):
+    from rtnerf.runfolder import commit
+
+    assert commit(tmp_path) == "unknown"  # not a git checkout
+    here = commit(Path(__file__).parent)
+    assert here == "unknown" or (7 <= len(here) <= 12 and int(here, 16) >= 0)
