@@ -184,6 +184,18 @@ class Params:
         """Names of the fields a configuration may set."""
         return tuple(f.name for f in dataclasses.fields(cls))
 
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes``, like :func:`dataclasses.replace`, into nested params too.
+
+        The change of a :attr:`nested` field may be a mapping of changes to it, in turn
+        (``engine.replace(units=4, unit={"lanes": 2, "decoder": {"columns": 16}})``), so that
+        the nested fields keep their other values and the result is validated as a whole.
+        """
+        for name, value in changes.items():
+            if name in self.nested and isinstance(value, dict):
+                changes[name] = getattr(self, name).replace(**value)
+        return dataclasses.replace(self, **changes)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a plain mapping (no ``version``, no ``kind``)."""
         return dataclasses.asdict(self)

@@ -192,9 +192,7 @@ class EmbeddingLookupUnitParams(BlockParams):
                 f"scaled accumulator), not {self.acc_width + self.weight_frac_bits}"
             )
         if self.dim % self.lanes:
-            raise ValueError(
-                f"`lanes` must divide `decoder.columns` {self.dim}, not {self.lanes}"
-            )
+            raise ValueError(f"`lanes` must divide `decoder.columns` {self.dim}, not {self.lanes}")
         check_int("inflight", self.inflight, minimum=1, maximum=64)
         check_choice("directory", self.directory, DIRECTORIES)
         check_int("directory_rows", self.directory_rows, minimum=1, maximum=65536)
