@@ -78,8 +78,8 @@ def design(model: TensorfVM, base: EngineParams | None = None) -> EngineParams:
 
     Changes ``unit.decoder.columns`` to ``N``, ``unit.lanes`` to the largest divisor of ``N``
     not above the base's, ``unit.tables`` to 6 at least, ``unit.decoder.row_width`` to hold
-    ``max(R) * N`` rows, and the weights to ``WEIGHT_WIDTH`` bits with ``WEIGHT_FRAC_BITS`` fraction bits; every
-    other field (units, DRAM, port, cache) stays the base's.
+    ``max(R) * N`` rows, and the weights to ``WEIGHT_WIDTH`` bits with ``WEIGHT_FRAC_BITS``
+    fraction bits; every other field (units, DRAM, port, cache) stays the base's.
     """
     if not isinstance(model, TensorfVM):
         raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
