@@ -279,6 +279,8 @@ def test_unit_params_nest_the_decoders(tmp_path):
     assert got == HybridRowDecoderParams(columns=48, word_width=128, row_width=20)
     assert got.row_width != HybridRowDecoderParams().row_width
     assert (unit.dim, unit.word_width, unit.row_width) == (16, 128, 20)
+    with pytest.raises(TypeError, match=r"^`decoder` must be HybridRowDecoderParams, not \{"):
+        EmbeddingLookupUnitParams(decoder={"columns": 16})
 
 
 @pytest.mark.parametrize(
