@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import platform
 import sys
 import tempfile
@@ -79,45 +78,37 @@ def designs() -> dict:
     block = get_block("engine")
     u1 = block.load_params(CONFIGS / "u1.yaml")
     u4c = block.load_params(CONFIGS / "u4.yaml")
-    u4 = dataclasses.replace(u4c, unit=dataclasses.replace(u4c.unit, cache_ways=0))
+    u4 = u4c.replace(unit={"cache_ways": 0})
     default = block.load_params(CONFIGS / "default.yaml")
-
-    def vary(params, **fields):
-        nested = {k: v for k, v in fields.items() if k in ("unit", "port", "dram")}
-        top = {k: v for k, v in fields.items() if k not in nested}
-        parts = {k: dataclasses.replace(getattr(params, k), **v) for k, v in nested.items()}
-        return dataclasses.replace(params, **top, **parts)
-
     return {
         "u1": u1,
         "u4": u4,
         "u4-cache": u4c,
         "default": default,
-        "u4-units1": vary(u4, units=1),
-        "u4-units2": vary(u4, units=2),
-        "u4-units8": vary(u4, units=8),
-        "u4-latency10": vary(u4, dram={"latency": 10}),
-        "u4-latency100": vary(u4, dram={"latency": 100}),
-        "u4-outstanding1": vary(u4, port={"outstanding": 1}),
-        "u4-bandwidth2": vary(u4, dram={"bytes_per_cycle": 2}),
-        "u4-cache1x4": vary(u4, unit={"cache_ways": 4, "cache_sets": 1}),
-        "u4-cache16x4": vary(u4, unit={"cache_ways": 4, "cache_sets": 16}),
-        "u1-latency8": vary(u1, dram={"latency": 8}),
-        "u1-outstanding4": vary(u1, port={"outstanding": 4}),
-        "default-cache": vary(default, unit={"cache_ways": 2, "cache_sets": 16}),
+        "u4-units1": u4.replace(units=1),
+        "u4-units2": u4.replace(units=2),
+        "u4-units8": u4.replace(units=8),
+        "u4-latency10": u4.replace(dram={"latency": 10}),
+        "u4-latency100": u4.replace(dram={"latency": 100}),
+        "u4-outstanding1": u4.replace(port={"outstanding": 1}),
+        "u4-bandwidth2": u4.replace(dram={"bytes_per_cycle": 2}),
+        "u4-cache1x4": u4.replace(unit={"cache_ways": 4, "cache_sets": 1}),
+        "u4-cache16x4": u4.replace(unit={"cache_ways": 4, "cache_sets": 16}),
+        "u1-latency8": u1.replace(dram={"latency": 8}),
+        "u1-outstanding4": u1.replace(port={"outstanding": 4}),
+        "default-cache": default.replace(unit={"cache_ways": 2, "cache_sets": 16}),
         "pair": block.load_params(CONFIGS / "pair.yaml"),
-        "u4-inflight1": vary(u4, unit={"inflight": 1}),
-        "u4-inflight8": vary(u4, unit={"inflight": 8}),
-        "u4-sram": vary(
-            u4, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        "u4-inflight1": u4.replace(unit={"inflight": 1}),
+        "u4-inflight8": u4.replace(unit={"inflight": 8}),
+        "u4-sram": u4.replace(
+            unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
         ),
-        "u4-sram-cache": vary(
-            u4c, unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
+        "u4-sram-cache": u4c.replace(
+            unit={"directory": "sram", "directory_rows": 256, "entry_cache_lines": 0}
         ),
-        "wide-lpddr4x": vary(
-            default,
+        "wide-lpddr4x": default.replace(
             units=16,
-            unit={"word_width": 512},
+            unit={"decoder": {"word_width": 512}},
             port={"word_width": 512},
             dram=DramParams.preset("lpddr4x").to_dict(),
         ),

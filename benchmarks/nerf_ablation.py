@@ -17,10 +17,10 @@ same rays serve both encodings. ``--check-scaling`` measures the estimator's err
 whole frames small enough to run (``nerf_scaling.csv``).
 
 Design points (stated in every row): the default engine with 8 lookup units (the most the
-engine takes), ``unit.dim`` = N, 6 tables, 14-bit weight fractions, DRAM 16 B per cycle at
-latency 40 (16 GB/s at 1 GHz), and either no row cache (``nocache``: every texel read is a
-DRAM query) or the largest row cache a unit takes (``cache8x64``: 8 ways x 64 sets = 512 rows
-per unit, whole rows fetched on a miss); MAC array of 256 MACs per cycle with TensoRF's SH
+engine takes), ``unit.decoder.columns`` = N, 6 tables, 14-bit weight fractions, DRAM 16 B per
+cycle at latency 40 (16 GB/s at 1 GHz), and either no row cache (``nocache``: every texel read
+is a DRAM query) or the largest row cache a unit takes (``cache8x64``: 8 ways x 64 sets = 512
+rows per unit, whole rows fetched on a miss); MAC array of 256 MACs per cycle with TensoRF's SH
 decoder; 1 GHz clock; lookup engine and MAC array pipelined (frame time = the larger).
 
     python benchmarks/nerf_ablation.py [--scenes bunny armadillo dragon frog] [--image 800]

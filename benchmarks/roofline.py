@@ -257,10 +257,8 @@ def main() -> None:
         return
     rng = np.random.default_rng(1)
     default = EngineParams()
-    wide = dataclasses.replace(
-        default,
-        unit=dataclasses.replace(default.unit, word_width=512),
-        port=dataclasses.replace(default.port, word_width=512, outstanding=64),
+    wide = default.replace(
+        unit={"decoder": {"word_width": 512}}, port={"word_width": 512, "outstanding": 64}
     )
     designs = {
         "default (ddr4)": default,

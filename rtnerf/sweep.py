@@ -10,7 +10,8 @@ to sample them, and the workload every point runs::
     parameters:                            # dotted EngineParams fields -> values
       units: [1, 2, 4]
       unit.cache_ways: [0, 2]
-      unit.word_width+port.word_width: [64, 128]   # fields that move together
+      unit.decoder.columns: [32, 64]       # the unit's decoder's fields are under `decoder`
+      unit.decoder.word_width+port.word_width: [64, 128]   # fields that move together
       encoding: [hybrid, dense]            # the tables' encoding (hybrid, dense, bitmap, coo)
     sampling: grid                         # or {random: 20, seed: 1}
     workload: {trace: text, bags: 200, seed: 1, max_bag: 64}
@@ -213,6 +214,13 @@ def _field_default(path: str) -> Any:
             f.name for f in dataclasses.fields(obj)
         }:
             where = ".".join(path.split(".")[:i]) or "the engine"
+            moved = getattr(obj, "moved", {}).get(part)
+            if moved is not None:
+                up = path.split(".")[:i]
+                raise ConfigError(
+                    f"unknown parameter `{user_key(path)}`: `{user_key('.'.join([*up, part]))}` "
+                    f"moved to `{'.'.join([*up, moved])}`"
+                )
             allowed = (
                 ", ".join(f.name for f in dataclasses.fields(obj))
                 if dataclasses.is_dataclass(obj)

@@ -68,7 +68,7 @@ def test_bench_quick_writes_the_reports(tmp_path, tiny_family, capsys):
         assert e["lookups_per_s"] > 0 and e["useful_bytes"] > 0 and e["effective_gb_per_s"] > 0
         if e["implementation"] == "accelerator":
             assert e["dram_bytes_per_lookup"] > 0 and 0 < e["burst_efficiency"] <= 1
-            assert e["design"]["unit.dim"] == 4
+            assert e["design"]["unit.decoder.columns"] == 4
             # The energy model's pJ/lookup, its components summing to it.
             parts = e["energy"]["components_pj_per_lookup"]
             assert e["energy_pj_per_lookup"] == pytest.approx(sum(parts.values()))

@@ -66,6 +66,16 @@ def test_bad_config_is_one_line(tmp_path, text, message, command):
     assert proc.stderr.strip() == message.format(path=path)  # one line, no traceback
 
 
+def test_flat_decoder_field_is_one_line(tmp_path):
+    path = tmp_path / "flat.yaml"
+    path.write_text("version: 1\nkind: engine\nunit: {dim: 32, lanes: 4}\n")
+    proc = run_cli("generate", "engine", "-c", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"rtnerf: error: {path}: `unit.dim` moved to `unit.decoder.columns`"
+    )
+
+
 def test_unknown_block_is_one_line():
     proc = run_cli("generate", "nope")
     assert proc.returncode == 2

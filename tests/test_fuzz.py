@@ -46,7 +46,7 @@ design: default.yaml
 parameters:
   units: [1, 2]
   unit.cache_ways: [0, 2]
-  unit.word_width+port.word_width: [32, 64]
+  unit.decoder.word_width+port.word_width: [32, 64]
   encoding: [hybrid, dense]
 sampling: {random: 3, seed: 1}
 workload: {trace: text, bags: 10, seed: 1, max_bag: 32}

@@ -1,5 +1,6 @@
 """Params: validation messages, YAML loading, unknown keys, round trips, shipped configs."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -176,15 +177,15 @@ def test_hybrid_row_decoder_derived_values():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"lanes": 3}, r"^`lanes` must divide `dim` 64, not 3$"),
+        ({"lanes": 3}, r"^`lanes` must divide `decoder.columns` 64, not 3$"),
         ({"pooling": "max"}, r"^`pooling` must be one of 'sum', 'mean', 'weighted', not 'max'$"),
         ({"overflow": "clip"}, r"^`overflow` must be one of 'saturate', 'wrap', not 'clip'$"),
         ({"pooling": "mean", "acc_width": 48, "weight_frac_bits": 16}, r"at most 62 for mean"),
-        ({"dim": 1}, r"^`columns` must be an integer from 2 to 4096, not 1$"),
+        ({"decoder": {"columns": 1}}, r"^`columns` must be an integer from 2 to 4096, not 1$"),
         ({"inflight": 0}, r"^`inflight` must be an integer from 1 to 64, not 0$"),
         ({"directory": "flash"}, r"^`directory` must be one of 'dram', 'sram', not 'flash'$"),
         (
-            {"directory": "sram", "word_width": 32, "entry_width": 64},
+            {"directory": "sram", "decoder": {"word_width": 32, "entry_width": 64}},
             r"^`directory: sram` needs words at least as wide as an entry",
         ),
         ({"directory_rows": 0}, r"^`directory_rows` must be an integer from 1 to 65536, not 0$"),
@@ -200,14 +201,17 @@ def test_hybrid_row_decoder_derived_values():
 )
 def test_embedding_lookup_unit_params_reject(fields, message):
     with pytest.raises(ValueError, match=message):
-        EmbeddingLookupUnitParams(**fields)
+        EmbeddingLookupUnitParams().replace(**fields)
 
 
 def test_request_slot_derived_values():
-    p = EmbeddingLookupUnitParams(dim=64, value_width=16, word_width=128, directory_rows=100)
+    p = EmbeddingLookupUnitParams().replace(
+        decoder={"columns": 64, "value_width": 16, "word_width": 128}, directory_rows=100
+    )
     assert p.slot_words == -(-64 * 17 // 128)  # a full BITMAP row
     assert (p.entry_words, p.directory_words, p.entry_key_shift) == (1, 50, 1)
-    assert EmbeddingLookupUnitParams(word_width=32, entry_width=64).entry_words == 2
+    narrow = EmbeddingLookupUnitParams().replace(decoder={"word_width": 32, "entry_width": 64})
+    assert narrow.entry_words == 2
     # Two entries per 128-bit word: rows 2k and 2k + 1 share a key; the table sits above.
     keys = p.entry_keys([0, 0, 0, 1], [4, 5, 6, 4])
     assert keys.tolist() == [2, 2, 3, (1 << 19) + 2]
@@ -244,7 +248,7 @@ def test_engine_params_nest_unit_and_port(tmp_path):
     from rtnerf.params import EngineParams, MemoryPortParams
 
     cfg = tmp_path / "e.yaml"
-    cfg.write_text("version: 1\nkind: engine\nunits: 3\nunit: {dim: 32, lanes: 8}\n")
+    cfg.write_text("version: 1\nkind: engine\nunits: 3\nunit: {decoder: {columns: 32}, lanes: 8}")
     p = EngineParams.from_yaml(cfg)
     assert (p.units, p.unit.dim, p.unit.lanes, p.port) == (3, 32, 8, MemoryPortParams())
     assert EngineParams.from_yaml(_write(tmp_path, p.to_yaml())) == p
@@ -252,11 +256,52 @@ def test_engine_params_nest_unit_and_port(tmp_path):
     with pytest.raises(ConfigError, match=r"in `unit`: unknown key `dimm` in embedding_lookup"):
         EngineParams.from_yaml(cfg)
     with pytest.raises(
-        ValueError, match=r"^`port.word_width` 32 must equal `unit.word_width` 128$"
+        ValueError, match=r"^`port.word_width` 32 must equal `unit.decoder.word_width` 128$"
     ):
         EngineParams(port=MemoryPortParams(word_width=32))
     with pytest.raises(ValueError, match=r"^`port.len_width` 2 is too narrow: a row takes up to"):
         EngineParams(port=MemoryPortParams(len_width=2))
+
+
+def test_unit_params_nest_the_decoders(tmp_path):
+    unit = EmbeddingLookupUnitParams().replace(
+        decoder={"columns": 16, "leaves": 4, "coo_capacity": 5}, lanes=4, tables=3
+    )
+    assert unit.to_dict()["decoder"] == unit.decoder.to_dict()
+    assert EmbeddingLookupUnitParams.from_dict(unit.to_dict()) == unit
+    assert EmbeddingLookupUnitParams.from_yaml(_write(tmp_path, unit.to_yaml())) == unit
+    engine = EngineParams(unit=unit)
+    assert EngineParams.from_dict(engine.to_dict()) == engine
+    assert EngineParams.from_json(engine.to_json()) == engine
+    # Fields left out of `decoder:` take the unit's defaults, not the decoder block's.
+    cfg = _write(tmp_path, "version: 1\nkind: embedding_lookup_unit\ndecoder: {columns: 48}\n")
+    got = EmbeddingLookupUnitParams.from_yaml(cfg).decoder
+    assert got == HybridRowDecoderParams(columns=48, word_width=128, row_width=20)
+    assert got.row_width != HybridRowDecoderParams().row_width
+    assert (unit.dim, unit.word_width, unit.row_width) == (16, 128, 20)
+    with pytest.raises(TypeError, match=r"^`decoder` must be HybridRowDecoderParams, not \{"):
+        EmbeddingLookupUnitParams(decoder={"columns": 16})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kind: embedding_lookup_unit\ndim: 32\n", r"`dim` moved to `decoder.columns`$"),
+        (
+            "kind: embedding_lookup_unit\ndecoder: {columns: 32}\nrow_width: 8\n",
+            r"`row_width` moved to `decoder.row_width`$",
+        ),
+        ("kind: engine\nunit: {dim: 32}\n", r"`unit.dim` moved to `unit.decoder.columns`$"),
+        (
+            "kind: engine\nunit: {lanes: 4, word_width: 64}\n",
+            r"`unit.word_width` moved to `unit.decoder.word_width`$",
+        ),
+    ],
+)
+def test_flat_decoder_fields_are_refused_naming_where_they_moved(tmp_path, text, message):
+    cfg = _write(tmp_path, "version: 1\n" + text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(cfg))}: {message}"):
+        get_block(text.split()[1]).load_params(cfg)
 
 
 def _write(tmp_path, text):

@@ -44,6 +44,14 @@ def write(tmp_path, text):
         (("units: [1, 2, 4]", "units: []"), r"`parameters.units` must be a non-empty list"),
         (("units: [1, 2, 4]", "unitz: [1]"), r"unknown parameter `unitz`: the engine has no"),
         (("unit.cache_ways", "unit.cache_wayz"), r"unknown parameter `unit.cache_wayz`: unit has"),
+        (
+            ("unit.cache_ways: [0, 2]", "unit.dim: [16, 32]"),
+            r"unknown parameter `unit.dim`: `unit.dim` moved to `unit.decoder.columns`$",
+        ),
+        (
+            ("unit.cache_ways: [0, 2]", "unit.decoder.rows: [16]"),
+            r"unknown parameter `unit.decoder.rows`: unit.decoder has no `rows`",
+        ),
         (("units: [1, 2, 4]", "units: [1, two]"), r"`parameters.units`: 'two' is not a int"),
         (("[hybrid, dense]", "[hybrid, sparse]"), r"`parameters.encoding` must be from hybrid"),
         (
@@ -130,7 +138,7 @@ def test_example_study_is_valid():
     study = load_study(EXAMPLE)
     assert len(study.points) >= 24
     keys = set(study.points[0])
-    assert {"units", "unit.inflight", "unit.word_width+port.word_width", "encoding"} <= keys
+    assert {"units", "unit.inflight", "unit.decoder.word_width+port.word_width", "encoding"} <= keys
 
 
 def sweep_cli(*args):
@@ -151,7 +159,7 @@ def one_line_error(proc, pattern):
         (
             (
                 "  encoding: [hybrid, dense]",
-                "  port.word_width: [32, 64]\n  unit.word_width+port.word_width: [32]",
+                "  port.word_width: [32, 64]\n  unit.decoder.word_width+port.word_width: [32]",
             ),
             r"points \{.*\} and \{.*\} are the same design$",
         ),

@@ -284,9 +284,10 @@ ENTRY_CACHE_LINES = 256
 def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
     """``base`` (default: the default design) adapted to run ``kernel``.
 
-    Changes only what the kernel forces: ``unit.dim`` (the tables' columns), ``unit.lanes``
-    (the largest divisor of ``dim`` not above the base's), ``unit.row_width`` (wide enough for
-    the largest table, never narrower than the base's), ``unit.tables``, ``unit.max_bag`` (at
+    Changes only what the kernel forces: ``unit.decoder.columns`` (the tables' columns),
+    ``unit.lanes`` (the largest divisor of ``dim`` not above the base's),
+    ``unit.decoder.row_width`` (wide enough for the largest table, never narrower than the
+    base's), ``unit.tables``, ``unit.max_bag`` (at
     least the longest bag), ``unit.pairwise`` and ``unit.weight_frac_bits``: as many fraction
     bits as ``weight_width`` allows for the largest weight (14 for weights up to 1 in 16 bits),
     so that small weights such as ``1 / degree`` of a hub keep their precision (with 8
@@ -310,9 +311,8 @@ def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
             "weights cannot hold; use a wider `weight_width`"
         )
     changes = {
-        "dim": kernel.dim,
+        "decoder": {"columns": kernel.dim, "row_width": max(u.row_width, (rows - 1).bit_length())},
         "lanes": lanes,
-        "row_width": max(u.row_width, (rows - 1).bit_length()),
         "tables": max(u.tables, len(kernel.tables)),
         "max_bag": max(u.max_bag, kernel.max_bag),
         "pairwise": kernel.pairwise,
@@ -330,7 +330,7 @@ def design(kernel: BagKernel, base: EngineParams | None = None) -> EngineParams:
         and u.word_width >= u.entry_width
     ):
         changes["entry_cache_lines"] = ENTRY_CACHE_LINES
-    return dataclasses.replace(base, unit=dataclasses.replace(u, **changes))
+    return base.replace(unit=changes)
 
 
 def _quantised(kernel: BagKernel, value_width: int) -> tuple[list[np.ndarray], float]:

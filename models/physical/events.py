@@ -144,7 +144,7 @@ def engine_events(
     if u.cache_ways:
         accesses["row_cache"] = (float(beats[hit].sum()), float(beats[~hit].sum()))
     query = ~hit
-    leaves = u.leaves
+    leaves = u.decoder.leaves
     tree_adds = math.ceil(u.dim / leaves) * (leaves - 1)
     bitmap = float((query & (fmt == Format.BITMAP)).sum())
     # With a cache every query expands its row: a COO row is streamed, not searched.

@@ -153,6 +153,14 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
     return doc
 
 
+class _MovedKeyError(ConfigError):
+    """A configuration sets a former field, ``old``, now at the dotted path ``new``."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__(f"`{user_key(old)}` moved to `{new}`")
+        self.old, self.new = old, new
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params:
     """Base class of all params dataclasses.
@@ -163,13 +171,30 @@ class Params:
     """
 
     kind: ClassVar[str] = ""
-    #: Fields that are params themselves (a mapping in YAML), by name.
+    #: Fields that are params themselves (a mapping in YAML), by name. A mapping's missing
+    #: fields take the values of the field's default (which may differ from the nested class's
+    #: own defaults: the lookup unit's decoder is not the decoder block's default).
     nested: ClassVar[dict[str, type[Params]]] = {}
+    #: Former fields, by name: the dotted path they moved to (``{"dim": "decoder.columns"}``);
+    #: a configuration that still sets one is refused with a message naming both.
+    moved: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         """Names of the fields a configuration may set."""
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes``, like :func:`dataclasses.replace`, into nested params too.
+
+        The change of a :attr:`nested` field may be a mapping of changes to it, in turn
+        (``engine.replace(units=4, unit={"lanes": 2, "decoder": {"columns": 16}})``), so that
+        the nested fields keep their other values and the result is validated as a whole.
+        """
+        for name, value in changes.items():
+            if name in self.nested and isinstance(value, dict):
+                changes[name] = getattr(self, name).replace(**value)
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a plain mapping (no ``version``, no ``kind``)."""
@@ -199,15 +224,26 @@ class Params:
             raise ConfigError(f"`kind` must be {cls.kind!r} for these params, not {kind!r}")
         allowed = cls.field_names()
         unknown = sorted(set(values) - set(allowed), key=str)
+        for key in unknown:
+            if key in cls.moved:
+                raise _MovedKeyError(key, cls.moved[key])
         if unknown:
             raise ConfigError(
                 f"unknown key `{user_key(unknown[0])}` in {cls.kind} params; allowed: "
                 f"{', '.join(allowed)}"
             )
+        factories = {f.name: f.default_factory for f in dataclasses.fields(cls)}
         for name, sub in cls.nested.items():
             if name in values and not isinstance(values[name], Params):
+                mapping = values[name]
+                if isinstance(mapping, dict) and factories[name] is not dataclasses.MISSING:
+                    default = factories[name]()
+                    if default != sub():
+                        mapping = {**default.to_dict(), **mapping}
                 try:
-                    values[name] = sub.from_dict(values[name])
+                    values[name] = sub.from_dict(mapping)
+                except _MovedKeyError as exc:
+                    raise _MovedKeyError(f"{name}.{exc.old}", f"{name}.{exc.new}") from None
                 except (ConfigError, TypeError, ValueError) as exc:
                     raise type(exc)(f"in `{name}`: {exc}") from None
         return cls(**values)

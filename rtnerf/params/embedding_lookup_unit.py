@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
-from .base import BlockParams, check_choice, check_int
+from .base import BlockParams, Params, check_choice, check_int
 from .hybrid_row_decoder import HybridRowDecoderParams
 
 __all__ = ["EmbeddingLookupUnitParams"]
@@ -18,12 +19,21 @@ PAIRWISE = ("none", "dot", "l2")
 DIRECTORIES = ("dram", "sram")
 
 
+def _default_decoder() -> HybridRowDecoderParams:
+    # The default design's tables: 64 columns, on the 128-bit port, of up to 1 M rows.
+    return HybridRowDecoderParams(columns=64, word_width=128, row_width=20)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EmbeddingLookupUnitParams(BlockParams):
     """Design point of :class:`rtnerf.rtl.embedding_lookup_unit.EmbeddingLookupUnit`.
 
-    The unit reads rows through a hybrid row decoder (fields ``dim`` to ``address_width``, see
-    :class:`HybridRowDecoderParams`; ``dim`` is its ``columns``) and pools them per bag.
+    The unit reads rows through a hybrid row decoder, :attr:`decoder`, and pools them per bag.
+    The decoder's fields are the only copy of the widths the two share, and the unit's
+    properties read them: :attr:`dim` (the decoder's ``columns``), :attr:`value_width`,
+    :attr:`word_width` (the memory port's words), :attr:`entry_width`, :attr:`row_width`
+    (the row of a request) and :attr:`address_width`. (An engine's memory port has its own
+    ``word_width`` and ``address_width``, which :class:`EngineParams` checks equal to these.)
 
     Arithmetic (the golden model does exactly the same): each stored value ``v`` of a row is
     multiplied by ``m`` = the request's weight (``weighted``) or ``2**weight_frac_bits``
@@ -36,9 +46,14 @@ class EmbeddingLookupUnitParams(BlockParams):
 
     Parameters
     ----------
-    dim, value_width, word_width, entry_width, coord_width, leaves, window, coo_capacity,
-    row_width, address_width
-        The hybrid row decoder's fields (``dim`` = its ``columns``).
+    decoder : HybridRowDecoderParams
+        The hybrid row decoder's design point (a mapping in YAML, ``decoder: {columns: 64,
+        ...}``): the tables' shape and encoding (``columns``, ``value_width``, ``word_width``,
+        ``entry_width``, ``coord_width``), its tree and search unit (``leaves``, ``window``,
+        ``coo_capacity``) and the request widths (``row_width``, ``address_width``). The unit's
+        default is 64 columns, 128-bit words and 20-bit rows, the decoder's other defaults
+        (16-bit values, 64-bit entries, 8 leaves, a window of 8, 32-bit addresses); fields left
+        out of a ``decoder:`` mapping take these values, not the decoder block's own defaults.
     tables : int
         Tables the unit can address (base addresses set through ``i_base``), 1 to 16.
     weight_width, weight_frac_bits : int
@@ -114,17 +129,19 @@ class EmbeddingLookupUnitParams(BlockParams):
     """
 
     kind = "embedding_lookup_unit"
+    nested: ClassVar[dict[str, type[Params]]] = {"decoder": HybridRowDecoderParams}
+    moved: ClassVar[dict[str, str]] = {
+        "dim": "decoder.columns",
+        **{
+            name: f"decoder.{name}"
+            for name in (
+                "value_width", "word_width", "entry_width", "coord_width", "leaves", "window",
+                "coo_capacity", "row_width", "address_width",
+            )
+        },
+    }  # fmt: skip
 
-    dim: int = 64
-    value_width: int = 16
-    word_width: int = 128
-    entry_width: int = 64
-    coord_width: int | None = None
-    leaves: int = 8
-    window: int = 8
-    coo_capacity: int | None = None
-    row_width: int = 20
-    address_width: int = 32
+    decoder: HybridRowDecoderParams = dataclasses.field(default_factory=_default_decoder)
     tables: int = 2
     weight_width: int = 16
     weight_frac_bits: int = 8
@@ -144,7 +161,8 @@ class EmbeddingLookupUnitParams(BlockParams):
     entry_cache_lines: int = 0
 
     def __post_init__(self) -> None:
-        self.decoder  # noqa: B018 - validates the decoder's fields, naming them
+        if not isinstance(self.decoder, HybridRowDecoderParams):
+            raise TypeError(f"`decoder` must be HybridRowDecoderParams, not {self.decoder!r}")
         check_int("tables", self.tables, minimum=1, maximum=16)
         check_int("weight_width", self.weight_width, minimum=2, maximum=32)
         check_int("weight_frac_bits", self.weight_frac_bits, minimum=0, maximum=self.weight_width)
@@ -165,7 +183,7 @@ class EmbeddingLookupUnitParams(BlockParams):
         check_int("cache_sets", self.cache_sets, minimum=1, maximum=64, power_of_two=True)
         if self.cache_sets > 1 << self.row_width:
             raise ValueError(
-                f"`cache_sets` must be at most 2**row_width {1 << self.row_width}, "
+                f"`cache_sets` must be at most 2**decoder.row_width {1 << self.row_width}, "
                 f"not {self.cache_sets}"
             )
         if self.pooling == "mean" and self.acc_width + self.weight_frac_bits > 62:
@@ -174,14 +192,15 @@ class EmbeddingLookupUnitParams(BlockParams):
                 f"scaled accumulator), not {self.acc_width + self.weight_frac_bits}"
             )
         if self.dim % self.lanes:
-            raise ValueError(f"`lanes` must divide `dim` {self.dim}, not {self.lanes}")
+            raise ValueError(f"`lanes` must divide `decoder.columns` {self.dim}, not {self.lanes}")
         check_int("inflight", self.inflight, minimum=1, maximum=64)
         check_choice("directory", self.directory, DIRECTORIES)
         check_int("directory_rows", self.directory_rows, minimum=1, maximum=65536)
         if self.directory == "sram" and self.word_width < self.entry_width:
             raise ValueError(
-                f"`directory: sram` needs words at least as wide as an entry: `word_width` "
-                f"{self.word_width} < `entry_width` {self.entry_width}"
+                "`directory: sram` needs words at least as wide as an entry: "
+                f"`decoder.word_width` {self.word_width} < `decoder.entry_width` "
+                f"{self.entry_width}"
             )
         check_int("entry_cache_lines", self.entry_cache_lines, minimum=0, maximum=1024)
         if self.entry_cache_lines:
@@ -192,25 +211,43 @@ class EmbeddingLookupUnitParams(BlockParams):
             if self.directory != "dram" or self.word_width < self.entry_width:
                 raise ValueError(
                     "`entry_cache_lines` needs `directory: dram` and words at least as wide as "
-                    f"an entry, not `directory: {self.directory}`, `word_width` "
-                    f"{self.word_width}, `entry_width` {self.entry_width}"
+                    f"an entry, not `directory: {self.directory}`, `decoder.word_width` "
+                    f"{self.word_width}, `decoder.entry_width` {self.entry_width}"
                 )
 
+    # -- the decoder's widths, read where the unit uses them --------------------------------
+
     @property
-    def decoder(self) -> HybridRowDecoderParams:
-        """The hybrid row decoder's design point."""
-        return HybridRowDecoderParams(
-            columns=self.dim,
-            value_width=self.value_width,
-            word_width=self.word_width,
-            entry_width=self.entry_width,
-            coord_width=self.coord_width,
-            leaves=self.leaves,
-            window=self.window,
-            coo_capacity=self.coo_capacity,
-            row_width=self.row_width,
-            address_width=self.address_width,
-        )
+    def dim(self) -> int:
+        """Columns of a row (the embedding dimension): the decoder's ``columns``."""
+        return self.decoder.columns
+
+    @property
+    def value_width(self) -> int:
+        """Bits per stored value: the decoder's."""
+        return self.decoder.value_width
+
+    @property
+    def word_width(self) -> int:
+        """Bits per memory word: the decoder's."""
+        return self.decoder.word_width
+
+    @property
+    def entry_width(self) -> int:
+        """Bits per row-directory entry: the decoder's."""
+        return self.decoder.entry_width
+
+    @property
+    def row_width(self) -> int:
+        """Bits of a request's row index: the decoder's."""
+        return self.decoder.row_width
+
+    @property
+    def address_width(self) -> int:
+        """Bits of a word address on the memory port: the decoder's."""
+        return self.decoder.address_width
+
+    # -- derived -------------------------------------------------------------------------------
 
     @property
     def table_width(self) -> int:

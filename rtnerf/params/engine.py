@@ -34,7 +34,7 @@ class EngineParams(BlockParams):
         Every unit's design point (a mapping in YAML).
     port : MemoryPortParams
         The shared memory port (a mapping in YAML); its ``word_width`` and ``address_width``
-        must be the unit's, and its requests long enough for a whole row.
+        must be the unit's decoder's, and its requests long enough for a whole row.
     dram : DramParams
         The DRAM the design is measured against (co-simulation, performance model); its
         ``burst_bytes`` must be at least a word and at most one AXI burst of the port
@@ -62,10 +62,14 @@ class EngineParams(BlockParams):
         for name, cls in self.nested.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"`{name}` must be {cls.__name__}, not {getattr(self, name)!r}")
+        # The port is a block of its own, configured on its own, so it keeps its copy of the
+        # two widths; the unit's are its decoder's.
         for field in ("word_width", "address_width"):
-            mine, theirs = getattr(self.port, field), getattr(self.unit, field)
+            mine, theirs = getattr(self.port, field), getattr(self.unit.decoder, field)
             if mine != theirs:
-                raise ValueError(f"`port.{field}` {mine} must equal `unit.{field}` {theirs}")
+                raise ValueError(
+                    f"`port.{field}` {mine} must equal `unit.decoder.{field}` {theirs}"
+                )
         most = min(self.port.chunk_words * self.port.word_bytes, 4096)
         if not self.port.word_bytes <= self.dram.burst_bytes <= most:
             raise ValueError(

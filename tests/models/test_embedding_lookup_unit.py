@@ -11,13 +11,15 @@ from rtnerf.params import EmbeddingLookupUnitParams
 
 PARAMS = {
     "default": EmbeddingLookupUnitParams(),
-    "mean truncate saturate": EmbeddingLookupUnitParams(
-        dim=16, value_width=8, word_width=32, entry_width=32, leaves=4, window=2, tables=3,
-        weight_width=8, weight_frac_bits=4, acc_width=16, out_width=8, pooling="mean",
+    "mean truncate saturate": EmbeddingLookupUnitParams().replace(
+        decoder={"columns": 16, "value_width": 8, "word_width": 32, "entry_width": 32,
+                 "leaves": 4, "window": 2},
+        tables=3, weight_width=8, weight_frac_bits=4, acc_width=16, out_width=8, pooling="mean",
         rounding="truncate", max_bag=8, lanes=2,
     ),
-    "sum nearest wrap": EmbeddingLookupUnitParams(
-        dim=48, pooling="sum", overflow="wrap", acc_width=20, out_width=12, lanes=8
+    "sum nearest wrap": EmbeddingLookupUnitParams().replace(
+        decoder={"columns": 48}, pooling="sum", overflow="wrap", acc_width=20, out_width=12,
+        lanes=8,
     ),
 }  # fmt: skip
 
@@ -48,7 +50,9 @@ def test_check_trace_errors():
 
 @pytest.mark.parametrize("mode", ["dot", "l2"])
 def test_pairwise_scores_match_naive(mode):
-    params = EmbeddingLookupUnitParams(dim=16, lanes=4, out_width=12, pairwise=mode)
+    params = EmbeddingLookupUnitParams().replace(
+        decoder={"columns": 16}, lanes=4, out_width=12, pairwise=mode
+    )
     run = random_run(params, np.random.default_rng(5), 300)
     assert run.trace.bags % 2 == 0 and not run.trace.op.any()
     pooled = ref_pool(params, run.tables, run.trace)
@@ -94,9 +98,8 @@ def test_stride_descriptor_fits_the_base_layout(dim, word_width, burst_bytes):
     from rtnerf.rtl.embedding_lookup_unit import layouts
     from rtnerf.sim.layout import pack
 
-    p = EmbeddingLookupUnitParams(
-        dim=dim, value_width=16, word_width=word_width, entry_width=min(64, word_width), lanes=1
-    )
+    decoder = {"columns": dim, "word_width": word_width, "entry_width": min(64, word_width)}
+    p = EmbeddingLookupUnitParams().replace(decoder=decoder, lanes=1)
     enc = p.decoder.encoding(burst_bytes=burst_bytes, placement="bursts")
     values = np.arange(1, 4 * dim + 1, dtype=np.int64).reshape(4, dim)
     image = encode(values, enc)

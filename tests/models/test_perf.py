@@ -41,7 +41,7 @@ def test_model_within_tolerance_of_the_rtl(row):
 
 
 def small_case(**unit):
-    params = EngineParams(units=2, unit=dataclasses.replace(EngineParams().unit, dim=16, **unit))
+    params = EngineParams().replace(units=2, unit={"decoder": {"columns": 16}, **unit})
     return params, *trace_inputs(params, "random", 60, 5)
 
 

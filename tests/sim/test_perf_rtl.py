@@ -8,7 +8,6 @@ here even before the CSV is re-measured. Every case must also move exactly the a
 bytes.
 """
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -30,10 +29,8 @@ def design(name):
         return block.load_params(CONFIGS / f"{name}.yaml")
     # Twelve units on a 64-bit port, 8-byte-per-cycle DRAM: the port and the DRAM saturate.
     base = block.load_params(CONFIGS / "u4.yaml")
-    unit = dataclasses.replace(base.unit, cache_ways=0, entry_cache_lines=0, dim=16, lanes=4)
-    return dataclasses.replace(
-        base, units=12, unit=unit, dram=dataclasses.replace(base.dram, bytes_per_cycle=8)
-    )
+    unit = {"cache_ways": 0, "entry_cache_lines": 0, "decoder": {"columns": 16}, "lanes": 4}
+    return base.replace(units=12, unit=unit, dram={"bytes_per_cycle": 8})
 
 
 pytestmark = pytest.mark.cosim

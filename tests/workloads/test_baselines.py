@@ -133,7 +133,7 @@ def test_evaluate_reports_the_design_point(pairwise):
     r = evaluate(k, cache_settings=((1, 0), (4, 2)))
     assert r["design"] == overrides(design(k))
     # lanes: the largest divisor of dim (6) not above the default's 8.
-    assert r["design"]["unit.dim"] == 6 and r["design"]["unit.lanes"] == 6
+    assert r["design"]["unit.decoder.columns"] == 6 and r["design"]["unit.lanes"] == 6
     assert r["lookups"] == k.lookups and r["cycles"] > 0
     assert r["lookups_per_s"] == pytest.approx(k.lookups / (r["cycles"] / accelerator.CLOCK_HZ))
     causes = r["dram_bytes_per_lookup_by_cause"]
@@ -198,8 +198,8 @@ def test_evaluate_balances_long_bags_across_the_units():
 def test_overrides_name_only_what_changed():
     base = EngineParams()
     assert overrides(base) == {}
-    p = dataclasses.replace(base, units=4, unit=dataclasses.replace(base.unit, dim=10, lanes=2))
-    assert overrides(p) == {"units": 4, "unit.dim": 10, "unit.lanes": 2}
+    p = base.replace(units=4, unit={"decoder": {"columns": 10}, "lanes": 2})
+    assert overrides(p) == {"units": 4, "unit.decoder.columns": 10, "unit.lanes": 2}
 
 
 def test_cache_sweep_hit_rates_grow_with_the_cache():

@@ -12,8 +12,7 @@ SEED = 7
 
 def base(**unit):
     """The default engine with the unit fields ``design`` may change set to known values."""
-    e = EngineParams()
-    return dataclasses.replace(e, unit=dataclasses.replace(e.unit, **unit))
+    return EngineParams().replace(unit=unit)
 
 
 def make(pairwise="none", bags=10, rows=(40, 12), dim=6, seed=SEED):
@@ -84,7 +83,7 @@ def test_forced_encodings_give_the_same_results():
 
 def test_design_widens_rows_and_bags():
     k = make(rows=(70000, 3), bags=4)
-    p = design(k, base(row_width=16))
+    p = design(k, base(decoder={"row_width": 16}))
     assert p.unit.row_width == 17 and p.unit.tables == 2 and p.unit.max_bag == 64
     assert p.unit.weight_frac_bits == 14  # weights within [-1, 1]
 

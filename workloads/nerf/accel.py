@@ -8,8 +8,8 @@ trace format (:mod:`rtnerf.models.trace`), one bag per (sample, plane, component
   is ``density_plane{m}``, table ``3 + m`` is ``app_plane{m}``, each ``planes[m]`` ``(R, N, N)``
   reshaped to ``(R * N, N)``: row ``r * N + i1`` (component ``r``, index ``i1`` along
   ``MAT_MODE[m][1]``), column ``i0`` (along ``MAT_MODE[m][0]``). Every row is one hybrid-encoded
-  row of ``N`` values, so the engine's ``unit.dim`` is ``N``, ``unit.tables`` 6 and
-  ``unit.row_width`` must hold ``R_c * N`` rows (:func:`design`).
+  row of ``N`` values, so the engine's ``unit.decoder.columns`` is ``N``, ``unit.tables`` 6
+  and ``unit.decoder.row_width`` must hold ``R_c * N`` rows (:func:`design`).
 * **A bag** is one bilinear plane read: 4 requests ``(r N + i1, i0)``, ``(r N + i1, i0 + 1)``,
   ``(r N + i1 + 1, i0)``, ``(r N + i1 + 1, i0 + 1)`` with weights ``(1 - f0)(1 - f1)``,
   ``f0 (1 - f1)``, ``(1 - f0) f1``, ``f0 f1`` (``grid_sample`` with ``align_corners``, the cell
@@ -76,10 +76,10 @@ PIPELINES = ("uniform", "rtnerf")
 def design(model: TensorfVM, base: EngineParams | None = None) -> EngineParams:
     """``base`` (default: the default engine) adapted to read ``model``'s planes.
 
-    Changes ``unit.dim`` to ``N``, ``unit.lanes`` to the largest divisor of ``N`` not above
-    the base's, ``unit.tables`` to 6 at least, ``unit.row_width`` to hold ``max(R) * N`` rows,
-    and the weights to ``WEIGHT_WIDTH`` bits with ``WEIGHT_FRAC_BITS`` fraction bits; every
-    other field (units, DRAM, port, cache) stays the base's.
+    Changes ``unit.decoder.columns`` to ``N``, ``unit.lanes`` to the largest divisor of ``N``
+    not above the base's, ``unit.tables`` to 6 at least, ``unit.decoder.row_width`` to hold
+    ``max(R) * N`` rows, and the weights to ``WEIGHT_WIDTH`` bits with ``WEIGHT_FRAC_BITS``
+    fraction bits; every other field (units, DRAM, port, cache) stays the base's.
     """
     if not isinstance(model, TensorfVM):
         raise TypeError(f"`model` must be a TensorfVM, not {type(model).__name__}")
@@ -88,15 +88,14 @@ def design(model: TensorfVM, base: EngineParams | None = None) -> EngineParams:
     n = model.resolution
     rows = max(model.density_components, model.app_components) * n
     changes = {
-        "dim": n,
+        "decoder": {"columns": n, "row_width": max(u.row_width, (rows - 1).bit_length())},
         "lanes": max(d for d in range(1, u.lanes + 1) if n % d == 0),
         "tables": max(u.tables, 6),
-        "row_width": max(u.row_width, (rows - 1).bit_length()),
         "weight_width": WEIGHT_WIDTH,
         "weight_frac_bits": WEIGHT_FRAC_BITS,
         "max_bag": max(u.max_bag, 4),
     }
-    return dataclasses.replace(base, unit=dataclasses.replace(u, **changes))
+    return base.replace(unit=changes)
 
 
 def engine_tables(
