@@ -17,6 +17,19 @@ def need_simulator(simulator: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the long tests first (co-simulations, then those marked ``slow``), each group in its
+    collected order: pytest-xdist hands tests out in this order, so the long ones no longer
+    land at the end, where one worker runs them while the others have finished."""
+
+    def rank(item) -> int:
+        return (
+            0 if item.get_closest_marker("cosim") else 1 if item.get_closest_marker("slow") else 2
+        )
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(params=SIMULATORS)
 def simulator(request):
     """Each simulator in turn; skipped (or failed in CI) where missing."""
