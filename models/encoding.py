@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..params.encoding import Format
+from ..params.encoding import FORMAT_WIDTH, Format
 
 __all__ = [
     "FORMAT_WIDTH",
@@ -32,9 +32,6 @@ __all__ = [
     "index_width",
     "row_nnz",
 ]
-
-#: Bits of the format field of a directory entry.
-FORMAT_WIDTH = 2
 
 
 def index_width(columns: int) -> int:

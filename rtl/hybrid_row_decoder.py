@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..params.adder_search_tree import Op
-from ..params.encoding import Format
+from ..params.encoding import FORMAT_WIDTH, Format
 from ..params.hybrid_row_decoder import HybridRowDecoderParams
 from .adder_search_tree import AdderSearchTree
 from .bit_reader import BitReader
@@ -124,7 +124,7 @@ class HybridRowDecoder(wiring.Component):
         # Query and directory entry.
         col = Signal(p.coord_bits)
         expand = Signal()
-        fmt = Signal(2)
+        fmt = Signal(FORMAT_WIDTH)
         nnz = Signal(p.count_width)
         offset = Signal(p.address_width)
 
@@ -203,9 +203,9 @@ class HybridRowDecoder(wiring.Component):
                     m.d.comb += rd.pop.eq(1)
                     e = rd.bits
                     m.d.sync += [
-                        fmt.eq(e[:2]),
-                        nnz.eq(e[2 : 2 + p.count_width]),
-                        offset.eq(e[2 + p.count_width : p.entry_width]),
+                        fmt.eq(e[:FORMAT_WIDTH]),
+                        nnz.eq(e[FORMAT_WIDTH : FORMAT_WIDTH + p.count_width]),
+                        offset.eq(e[FORMAT_WIDTH + p.count_width : p.entry_width]),
                     ]
                     m.next = "DISPATCH"
 

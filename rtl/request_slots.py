@@ -9,7 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..params.embedding_lookup_unit import EmbeddingLookupUnitParams
-from ..params.encoding import Format
+from ..params.encoding import FORMAT_WIDTH, Format
 
 __all__ = ["RequestSlots", "layouts"]
 
@@ -298,7 +298,8 @@ class RequestSlots(wiring.Component):
         issued_payload = Signal()
         with m.If(n_pay != 0):
             e = s_entry[pay]
-            fmt, nnz, offset = e[:2], e[2 : 2 + cw], e[2 + cw : ew]
+            f = FORMAT_WIDTH
+            fmt, nnz, offset = e[:f], e[f : f + cw], e[f + cw : ew]
             expand = ~s_element[pay] if not cached else Const(1)
             words = Signal(len_w)
             start = Signal(p.address_width)
@@ -383,7 +384,7 @@ class RequestSlots(wiring.Component):
                     m.d.comb += ent_done.eq(1)
                 with m.Elif(strides[t] != 0):
                     synth = Cat(
-                        Const(Format.DENSE, 2),
+                        Const(Format.DENSE, FORMAT_WIDTH),
                         Const(0, cw),
                         (payloads[t] + row * strides[t])[: ew - 2 - cw],
                     )

@@ -38,7 +38,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..params.encoding import Format
+from ..params.encoding import FORMAT_WIDTH, Format
 from ..params.texel_lookup import CLASSES, TABLES, TexelLookupParams
 
 __all__ = ["Bilinear", "TexelLookup", "layouts", "signature"]
@@ -473,7 +473,7 @@ class TexelLookup(wiring.Component):
         # -- step 2: entries to payload words -----------------------------------------------------
         row_layout = data.StructLayout(
             {
-                "fmt": 2,
+                "fmt": FORMAT_WIDTH,
                 "nnz": _width(g + 1),
                 "first": pay_w,
                 "start": max(1, lper),
@@ -490,11 +490,12 @@ class TexelLookup(wiring.Component):
                     m.d.sync += held.eq(entry_next[ln][c])
                 e = Mux(first, entry_next[ln][c], held)
                 cw = {k: p.coord_bits(t) for k, t in (("d", 0), ("a", 3))}
-                nnz = Mux(app, e[2 : 3 + cw["a"]], e[2 : 3 + cw["d"]])
-                offset = Mux(app, e[3 + cw["a"] :], e[3 + cw["d"] :])
+                f = FORMAT_WIDTH  # then nnz (coordinate bits + 1), then the offset
+                nnz = Mux(app, e[f : f + 1 + cw["a"]], e[f : f + 1 + cw["d"]])
+                offset = Mux(app, e[f + 1 + cw["a"] :], e[f + 1 + cw["d"] :])
                 is_strided = per_table([s[c] for s in strided], q.table)
                 base = per_table([o[c] for o in origin], q.table)
-                fmt = Signal(2, name=f"fmt_l{ln}_c{c}")
+                fmt = Signal(FORMAT_WIDTH, name=f"fmt_l{ln}_c{c}")
                 count = Signal(_width(g + 1), name=f"nnz_l{ln}_c{c}")
                 flat = Signal(signed(flat_w + 1), name=f"flat_l{ln}_c{c}")
                 words = Signal(_width(max(p.row_words(0), p.row_words(3)) + 1),
@@ -502,7 +503,7 @@ class TexelLookup(wiring.Component):
                 row_words = Mux(app, p.row_words(3), p.row_words(0))
                 cols = Mux(app, p.app_columns, p.density_columns)
                 m.d.comb += [
-                    fmt.eq(Mux(is_strided, Format.DENSE, e[:2])),
+                    fmt.eq(Mux(is_strided, Format.DENSE, e[:FORMAT_WIDTH])),
                     count.eq(Mux(is_strided, cols, nnz)),
                     flat.eq(base + Mux(is_strided, q.rows[c] * row_words, offset)),
                 ]

@@ -7,7 +7,14 @@ import enum
 
 from .base import Params, check_choice, check_int
 
-__all__ = ["FORCE_FORMATS", "MAX_COORD_WIDTH", "PLACEMENTS", "EncodingParams", "Format"]
+__all__ = [
+    "FORCE_FORMATS",
+    "FORMAT_WIDTH",
+    "MAX_COORD_WIDTH",
+    "PLACEMENTS",
+    "EncodingParams",
+    "Format",
+]
 
 
 class Format(enum.IntEnum):
@@ -22,6 +29,10 @@ class Format(enum.IntEnum):
     DENSE = 1
     BITMAP = 2
     COO = 3
+
+
+#: Bits of the format field of a directory entry (its low bits; the codes of :class:`Format`).
+FORMAT_WIDTH = 2
 
 
 #: Values accepted by :attr:`EncodingParams.force_format` besides ``None``.
