@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint, demo, cosim (per simulator), bench.
+"""nox sessions: tests, slow, lint, demo, cosim (per simulator), soak, bench and more.
 
 Every session installs the project into its own virtual environment, so a machine needs only
 Python and ``pip install nox``. uv is used as the venv backend when it is installed.
@@ -26,9 +26,19 @@ def pytest_workers():
 
 @nox.session
 def tests(session):
-    """The full test suite, co-simulation on both simulators included."""
+    """The test suite: every block co-simulated on both simulators; not the tests marked slow."""
     install(session, "dev")
-    session.run("pytest", "-n", pytest_workers(), "--durations=15", *session.posargs)
+    session.run(
+        "pytest", "-m", "not slow", "-n", pytest_workers(), "--durations=15", *session.posargs
+    )
+
+
+@nox.session
+def slow(session):
+    """The tests marked slow (run by CI after the suite): Icarus at each block's longest corner
+    and on the RTL-vs-model checks (Verilator runs them in the suite), synthesis, the wheel."""
+    install(session, "dev")
+    session.run("pytest", "-m", "slow", "-n", pytest_workers(), "--durations=15", *session.posargs)
 
 
 @nox.session

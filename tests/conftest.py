@@ -30,6 +30,12 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)
 
 
+#: ``simulator`` values for a test whose Icarus run is long and repeats what its Verilator run
+#: checks: ``@pytest.mark.parametrize("simulator", SLOW_ON_ICARUS, indirect=True)``. The Icarus
+#: run is marked ``slow``, so it leaves ``nox -s tests`` for ``nox -s slow`` (CI runs both).
+SLOW_ON_ICARUS = [pytest.param("icarus", marks=pytest.mark.slow), "verilator"]
+
+
 @pytest.fixture(params=SIMULATORS)
 def simulator(request):
     """Each simulator in turn; skipped (or failed in CI) where missing."""

@@ -22,6 +22,7 @@ import pytest
 from rtnerf.registry import get_block
 from rtnerf.sim.runner import build, cosim, discover_tests
 from rtnerf.sim.stream import COMBOS
+from rtnerf.sim.toolchain import SIMULATORS
 
 COUNT = int(os.environ.get("RTNERF_COSIM_COUNT", "5000"))
 SEED = int(os.environ.get("RTNERF_COSIM_SEED", "20261126"))
@@ -67,8 +68,30 @@ def _share(spec: str | None) -> range:
     return range(k, len(PAIRS), n)
 
 
+#: The corner of each block that Icarus co-simulates only in ``nox -s slow`` (the longest of
+#: its corners there; for the engine, the four-unit one, so that Icarus still runs two engine
+#: corners in the suite). Verilator runs every corner in the suite, Icarus every block.
+SLOW_ON_ICARUS_CORNERS = {
+    ("adder_search_tree", "w256.yaml"),
+    ("sparse_search_unit", "p8k32.yaml"),
+    ("hybrid_row_decoder", "wide.yaml"),
+    ("memory_port", "w256.yaml"),
+    ("embedding_lookup_unit", "wrap.yaml"),
+    ("engine", "u4.yaml"),
+    ("texel_lookup", "l3b8.yaml"),
+}
 CASES = [
-    pytest.param(name, config, test, id=f"{name}-{config.removesuffix('.yaml')}-{test}")
+    pytest.param(
+        simulator,
+        name,
+        config,
+        test,
+        id=f"{simulator}-{name}-{config.removesuffix('.yaml')}-{test}",
+        marks=pytest.mark.slow
+        if simulator == "icarus" and (name, config) in SLOW_ON_ICARUS_CORNERS
+        else (),
+    )
+    for simulator in SIMULATORS
     for name, config in (PAIRS[i] for i in _share(os.environ.get("RTNERF_COSIM_SHARE")))
     for test in discover_tests(get_block(name).params.testbench)
     if (name, test) not in ELSEWHERE
@@ -77,7 +100,7 @@ CASES = [
 pytestmark = pytest.mark.cosim
 
 
-@pytest.mark.parametrize(("name", "config", "test"), CASES)
+@pytest.mark.parametrize(("simulator", "name", "config", "test"), CASES, indirect=["simulator"])
 def test_cosim(simulator, name, config, test, tmp_path):
     block = get_block(name)
     params = block.load_params(CONFIGS / name / config)

@@ -8,6 +8,7 @@ tables, 8 columns, 14-bit weight fractions) run through ``test_trace`` on each s
 from pathlib import Path
 
 import pytest
+from conftest import SLOW_ON_ICARUS
 
 from rtnerf.models.golden.engine import traffic
 from rtnerf.models.perf.engine import estimate
@@ -19,6 +20,7 @@ from tests.workloads.test_nerf_accel import tiny_model, tiny_samples
 pytestmark = pytest.mark.cosim
 
 
+@pytest.mark.parametrize("simulator", SLOW_ON_ICARUS, indirect=True)
 @pytest.mark.parametrize("encoding", ["hybrid"])
 def test_nerf_tile_is_bit_exact(simulator, encoding, tmp_path: Path):
     model = tiny_model()

@@ -11,6 +11,7 @@ bytes.
 from pathlib import Path
 
 import pytest
+from conftest import SLOW_ON_ICARUS
 
 from rtnerf.models.cases.engine import trace_inputs
 from rtnerf.models.perf.engine import estimate
@@ -36,6 +37,7 @@ def design(name):
 pytestmark = pytest.mark.cosim
 
 
+@pytest.mark.parametrize("simulator", SLOW_ON_ICARUS, indirect=True)
 @pytest.mark.parametrize(
     ("name", "trace", "bags"),
     [

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SLOW_ON_ICARUS
 
 from rtnerf.models.cases.texel_lookup import Job, consecutive_slots
 from rtnerf.models.golden.texel_lookup import load, schedule
@@ -49,6 +50,7 @@ def tile():
     return params, job, model_cycles
 
 
+@pytest.mark.parametrize("simulator", SLOW_ON_ICARUS, indirect=True)
 def test_tile_is_bit_exact_and_as_the_model(simulator, tile, tmp_path: Path):
     params, job, model_cycles = tile
     assert len(job.slots) >= 40, "the tile is too small to compare cycles"
