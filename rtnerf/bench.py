@@ -235,9 +235,11 @@ def cosim_sample(
     from .sim.runner import build, cosim
     from .sim.tb.engine import trace_args
     from .sim.toolchain import unavailable_reason
-    from .workloads.accelerator import sample
+    from .workloads.accelerator import SCHEDULES, sample
     from .workloads.kernel import balanced, engine_inputs
 
+    if schedule not in SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     reason = unavailable_reason(simulator)
     if reason:
         return {"simulator": simulator, "skipped": reason}

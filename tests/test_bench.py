@@ -183,6 +183,12 @@ def test_cosim_sample_skips_without_the_simulator(tmp_path, monkeypatch):
     }
 
 
+def test_cosim_sample_rejects_an_unknown_schedule(tmp_path):
+    k = dataclasses.replace(tiny("x"), name="x")
+    with pytest.raises(ValueError, match="`schedule` must be one of balanced, trace, not 'sorted'"):
+        bench.cosim_sample(k, design(k), 2, tmp_path, simulator="icarus", schedule="sorted")
+
+
 def test_a_failed_cosim_is_reported_not_raised(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no model")
