@@ -37,13 +37,20 @@ class Block:
     summary : str
         One line for ``rtnerf blocks``.
     demo : dict
-        Fields that ``rtnerf demo`` changes from the defaults, with ``why``: empty for a block
-        whose default design point builds in seconds.
+        Fields that ``rtnerf demo`` changes from the defaults: empty for a block whose default
+        design point builds in seconds.
+    demo_why : str, optional
+        Why, for ``rtnerf demo`` to say (required with ``demo``).
     """
 
     params: type[BlockParams]
     summary: str
     demo: dict = dataclasses.field(default_factory=dict)
+    demo_why: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.demo) != bool(self.demo_why):
+            raise ValueError(f"block {self.name!r}: `demo` and `demo_why` go together")
 
     @property
     def name(self) -> str:
@@ -52,10 +59,7 @@ class Block:
 
     def demo_params(self) -> tuple[BlockParams, str | None]:
         """The params ``rtnerf demo`` runs, and why they differ from the defaults (or None)."""
-        fields = {k: v for k, v in self.demo.items() if k != "why"}
-        if not fields:
-            return self.params(), None
-        return self.params(**fields), self.demo["why"]
+        return self.params(**self.demo), self.demo_why
 
     def load_params(self, config: str | Path | None = None) -> BlockParams:
         """Params from a YAML file, or the defaults when ``config`` is None."""
@@ -102,9 +106,9 @@ BLOCKS: dict[str, Block] = {
                 "density_columns": 8,
                 "app_columns": 12,
                 "row_width": 8,
-                "why": "the l3b8 corner: the default (4 lanes x 16 banks x 256 bits, 48-column "
-                "rows) takes about 5 minutes to elaborate in Amaranth and longer to compile",
             },
+            demo_why="the l3b8 corner: the default (4 lanes x 16 banks x 256 bits, 48-column "
+            "rows) takes about 5 minutes to elaborate in Amaranth and longer to compile",
         ),
     ]
 }
