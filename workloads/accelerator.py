@@ -40,7 +40,7 @@ from ..models.physical.events import engine_events
 from ..models.physical.scaling import DEFAULT_NODE, node
 from ..params import EngineParams
 from .baselines import relative_error
-from .kernel import BagKernel, balanced, design, engine_inputs, golden
+from .kernel import BagKernel, balanced, design, engine_inputs, engine_trace, golden
 
 __all__ = [
     "CACHE_SETTINGS",
@@ -208,8 +208,8 @@ def evaluate(
     params = params or design(kernel)
     ref = kernel.reference() if reference is None else reference
     trace_order = None
+    images, trace = engine_inputs(kernel, params)
     if schedule == "balanced":
-        images, trace = engine_inputs(kernel, params)
         cycles = estimate(params, images, trace).cycles
         trace_order = {
             "cycles": cycles,
@@ -217,7 +217,7 @@ def evaluate(
         }
         kernel, order = balanced(kernel)
         ref = ref[order]
-    images, trace = engine_inputs(kernel, params)
+        trace = engine_trace(kernel, params)
     perf = estimate(params, images, trace)
     if progress:
         progress()

@@ -40,6 +40,7 @@ __all__ = [
     "balanced",
     "design",
     "engine_inputs",
+    "engine_trace",
     "golden",
     "pair_kernel",
     "pair_scores",
@@ -391,12 +392,21 @@ def engine_inputs(
     if encoding != "hybrid":
         enc = dataclasses.replace(enc, force_format=encoding)
     tables, scale = _quantised(kernel, u.value_width)
-    images = [encode(tab, enc, scale) for tab in tables]
+    return [encode(tab, enc, scale) for tab in tables], engine_trace(kernel, params)
+
+
+def engine_trace(kernel: BagKernel, params: EngineParams) -> Trace:
+    """The kernel's lookups as a trace for ``params``: :func:`engine_inputs` without the tables.
+
+    A reordered kernel (:func:`balanced`) has the same tables, so its images need no second
+    encoding.
+    """
+    u = params.unit
     whi = (1 << (u.weight_width - 1)) - 1
     weight = np.clip(np.rint(kernel.weight * (1 << u.weight_frac_bits)), -whi - 1, whi)
     last = np.zeros(kernel.lookups, np.bool_)
     last[kernel.offsets[1:] - 1] = True
-    trace = Trace(
+    return Trace(
         op=np.full(kernel.lookups, Op.ROW, np.uint8),
         table=kernel.table.astype(np.uint16),
         row=kernel.row.astype(np.int64),
@@ -407,7 +417,6 @@ def engine_inputs(
         weight_width=u.weight_width,
         name=f"{kernel.family}/{kernel.name}",
     )
-    return images, trace
 
 
 def golden(params: EngineParams, images: list[MemoryImage], trace: Trace) -> np.ndarray:
