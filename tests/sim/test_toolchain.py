@@ -1,5 +1,6 @@
 """Simulator discovery: reasons for a missing simulator, skip locally, fail when required."""
 
+import os
 import shutil
 
 import pytest
@@ -41,3 +42,13 @@ def test_bad_names(monkeypatch):
     monkeypatch.setenv("RTNERF_VERILATOR_OPT", "-O9")
     with pytest.raises(ConfigError, match="RTNERF_VERILATOR_OPT must be one of"):
         toolchain.verilator_opt()
+
+
+def test_makeflags_optimise_the_evaluation_code_only(monkeypatch):
+    monkeypatch.setenv("RTNERF_VERILATOR_OPT", "-Os")
+    monkeypatch.setenv("MAKEFLAGS", "-j2 OPT_SLOW=-O3")
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # restored after the test
+    toolchain.setup_path()
+    flags = os.environ["MAKEFLAGS"].split()
+    assert "-j2" in flags and "OPT_FAST=-Os" in flags and "OPT_GLOBAL=-Os" in flags
+    assert [f for f in flags if f.startswith("OPT_SLOW=")] == ["OPT_SLOW=-O0"]
