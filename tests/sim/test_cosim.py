@@ -1,6 +1,7 @@
 """Co-simulation of every block on Icarus and Verilator against its golden model.
 
-Each block runs at two design corners from configs/blocks/<name>/. Every cocotb test its
+Each block runs at two design corners from configs/blocks/<name>/ (three for the engine); the
+Icarus runs of SLOW_ON_ICARUS_CORNERS are marked slow (``nox -s slow``). Every cocotb test its
 testbench defines (discovered as cocotb does, :func:`rtnerf.sim.runner.discover_tests`: a
 latency/throughput test and four idle-insertion x backpressure stream tests) runs as a separate
 pytest item so that parallel workers share the work, except those in ELSEWHERE; the stream
