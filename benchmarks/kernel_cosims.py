@@ -10,11 +10,13 @@ and the RTL's cycles against the performance model's on the same sample.
 
 Results accumulate in ``kernel_cosims.json`` (one entry per kernel, bags and simulator, with
 the machine and the commit), which is the store: a case already in it is skipped, so a run that
-is stopped resumes where it stopped, and a session can add kernels a few at a time. ``--report``
-writes ``kernel_cosims.md`` from the store alone.
+is stopped resumes where it stopped, and a session can add kernels a few at a time. Runs may
+share one store (each case is added under a file lock, re-reading the store first); ``--merge``
+adds the cases of other stores (runs made elsewhere) that this one lacks. ``--report`` writes
+``kernel_cosims.md`` from the store alone.
 
     python benchmarks/kernel_cosims.py [--family graph] [--kernel pbg-dot] [--bags 5000]
-        [--simulator verilator] [--out benchmarks/results] [--report]
+        [--simulator verilator] [--out benchmarks/results] [--merge OTHER.json ...] [--report]
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import argparse
 import json
 import tempfile
 from pathlib import Path
+
+from filelock import FileLock
 
 from rtnerf.bench import FAMILIES, cosim_sample, family_kernels
 from rtnerf.runfolder import commit, machine
@@ -37,10 +41,21 @@ def load(path: Path) -> list[dict]:
     return json.loads(path.read_text())["cases"] if path.exists() else []
 
 
-def save(path: Path, cases: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "cases": cases}, indent=1) + "\n")
-    tmp.replace(path)
+def key(case: dict) -> tuple:
+    return case["kernel"], case["requested_bags"], case["simulator"]
+
+
+def add(path: Path, new: list[dict]) -> list[dict]:
+    """Add the cases of ``new`` that the store at ``path`` lacks (under its lock, re-reading it
+    first, so that runs sharing a store keep each other's cases); return the store's cases."""
+    with FileLock(f"{path}.lock"):
+        cases = load(path)
+        have = {key(c) for c in cases}
+        cases += [c for c in new if key(c) not in have]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 1, "cases": cases}, indent=1) + "\n")
+        tmp.replace(path)
+    return cases
 
 
 def report(cases: list[dict]) -> str:
@@ -86,19 +101,29 @@ def main() -> None:
     parser.add_argument("--kernel", action="append", help="kernel names (default: all)")
     parser.add_argument("--bags", type=int, default=5_000)
     parser.add_argument("--simulator", choices=SIMULATORS, default="verilator")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the store")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", default=[], help="other stores to add, then report"
+    )
     parser.add_argument("--report", action="store_true", help="only write kernel_cosims.md")
     args = parser.parse_args()
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder (the store is kernel_cosims.json in it): {args.out}")
+    for other in args.merge:
+        if not other.is_file():
+            parser.error(f"--merge: no store at {other}")
+    args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "kernel_cosims.json"
     cases = load(store)
-    if not args.report:
+    for other in args.merge:
+        cases = add(store, load(other))
+    if not (args.report or args.merge):
         for family in args.family or FAMILIES:
             for kernel in family_kernels(family):
                 label = f"{family}/{kernel.name}"
-                key = (label, args.bags, args.simulator)
                 if args.kernel and kernel.name not in args.kernel:
                     continue
-                if any((c["kernel"], c["requested_bags"], c["simulator"]) == key for c in cases):
+                if any(key(c) == (label, args.bags, args.simulator) for c in load(store)):
                     print(f"{label}: already in {store}", flush=True)
                     continue
                 print(f"{label}: {args.bags} bags on {args.simulator} ...", flush=True)
@@ -115,8 +140,7 @@ def main() -> None:
                 r = {"kernel": label, "requested_bags": args.bags, **r}
                 r.update(commit=commit(Path(__file__).parent), machine=machine())
                 print(json.dumps(r), flush=True)
-                cases.append(r)
-                save(store, cases)
+                cases = add(store, [r])
     (args.out / "kernel_cosims.md").write_text(report(cases))
     print(report(cases))
 
