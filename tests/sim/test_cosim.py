@@ -1,7 +1,8 @@
 """Co-simulation of every block on Icarus and Verilator against its golden model.
 
 Each block runs at two design corners from configs/blocks/<name>/ (three for the engine); the
-Icarus runs of SLOW_ON_ICARUS_CORNERS are marked slow (``nox -s slow``). Every cocotb test its
+Icarus runs of SLOW_ON_ICARUS_CORNERS and the stream tests of SLOW_COMBOS are marked slow
+(``nox -s slow``, which CI runs after the suite). Every cocotb test its
 testbench defines (discovered as cocotb does, :func:`rtnerf.sim.runner.discover_tests`: a
 latency/throughput test and four idle-insertion x backpressure stream tests) runs as a separate
 pytest item so that parallel workers share the work, except those in ELSEWHERE; the stream
@@ -81,6 +82,21 @@ SLOW_ON_ICARUS_CORNERS = {
     ("engine", "u4.yaml"),
     ("texel_lookup", "l3b8.yaml"),
 }
+#: Stream tests (indices into COMBOS) that run only in ``nox -s slow``: idle insertion alone and
+#: backpressure alone. The suite keeps neither (every directed and random transaction at full
+#: rate) and both at once (each side stalls half the cycles, independently). Every stream test
+#: runs the block's whole directed table, so these two were about a third of the suite's
+#: co-simulation time.
+SLOW_COMBOS = {1, 2}
+assert [COMBOS[i] for i in sorted(SLOW_COMBOS)] == [(0.5, 0.0), (0.0, 0.5)]
+
+
+def _slow(simulator: str, name: str, config: str, test: str) -> bool:
+    return (simulator == "icarus" and (name, config) in SLOW_ON_ICARUS_CORNERS) or any(
+        test == f"test_stream/combo={i}" for i in SLOW_COMBOS
+    )
+
+
 CASES = [
     pytest.param(
         simulator,
@@ -88,9 +104,7 @@ CASES = [
         config,
         test,
         id=f"{simulator}-{name}-{config.removesuffix('.yaml')}-{test}",
-        marks=pytest.mark.slow
-        if simulator == "icarus" and (name, config) in SLOW_ON_ICARUS_CORNERS
-        else (),
+        marks=pytest.mark.slow if _slow(simulator, name, config, test) else (),
     )
     for simulator in SIMULATORS
     for name, config in (PAIRS[i] for i in _share(os.environ.get("RTNERF_COSIM_SHARE")))
@@ -145,3 +159,21 @@ def test_every_block_has_corners():
     from rtnerf.registry import BLOCKS
 
     assert set(CORNERS) == set(BLOCKS)
+
+
+def test_the_suite_cosimulates_every_block_on_both_simulators():
+    """``nox -s tests`` (not slow) keeps a stream test of every block on each simulator, with
+    and without stalls; every combo of every corner still runs somewhere (``nox -s slow``)."""
+    from rtnerf.registry import BLOCKS
+
+    fast = {case.values for case in CASES if not case.marks}
+    for simulator in SIMULATORS:
+        for name in BLOCKS:
+            streams = {t for s, n, _, t in fast if (s, n) == (simulator, name)}
+            assert {"test_stream/combo=0", "test_stream/combo=3"} <= streams, (simulator, name)
+    if not os.environ.get("RTNERF_COSIM_SHARE"):
+        combos = {(s, n, c, t) for s, n, c, t in (case.values for case in CASES)}
+        for simulator in SIMULATORS:
+            for name, config in PAIRS:
+                for i in range(len(COMBOS)):
+                    assert (simulator, name, config, f"test_stream/combo={i}") in combos

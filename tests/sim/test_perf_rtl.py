@@ -3,9 +3,9 @@
 `tests/models/test_perf.py` holds the model to the committed `benchmarks/results/
 engine_cycles.csv`; these cases co-simulate short traces on the engine's corners (one unit with
 its directory in SRAM, four units with row and entry caches, the pairwise stage) and on a
-12-unit design near the DRAM roofline, so an RTL change that the model does not follow fails
-here even before the CSV is re-measured. Every case must also move exactly the accounted DRAM
-bytes.
+12-unit design near the DRAM roofline (``nox -s slow``), so an RTL change that the model does
+not follow fails here even before the CSV is re-measured. Every case must also move exactly the
+accounted DRAM bytes.
 """
 
 from pathlib import Path
@@ -44,7 +44,8 @@ pytestmark = pytest.mark.cosim
         ("u1", "random", 12),
         ("u4", "random", 40),
         ("pair", "random", 40),
-        ("roofline", "random", 60),
+        # Its own 12-unit model (about 100 s to elaborate and build on 2 cores): in `nox -s slow`.
+        pytest.param("roofline", "random", 60, marks=pytest.mark.slow),
     ],
 )
 def test_model_follows_the_rtl(simulator, name, trace, bags, tmp_path):
