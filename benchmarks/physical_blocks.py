@@ -11,6 +11,7 @@ OpenRAM fit at the reference node.
 Writes ``benchmarks/results/physical_blocks.csv`` and ``.md``.
 
     python benchmarks/physical_blocks.py [--node 16] [--out benchmarks/results] [--work DIR]
+        [--skip BLOCK ...]
 
 Synthesis runs are kept in ``--work`` (default ``runs/physical_blocks``) and reused, so a killed
 run resumes; ``--synth-only`` synthesises without writing the report.
@@ -22,6 +23,7 @@ import argparse
 import csv
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -41,10 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MACHINE = f"{platform.node()} {platform.machine()} (2-core VM, shared)"
 
 
-def designs() -> list[tuple[str, str, Path]]:
-    """(label, block, config) of every block's default and the engine's default design."""
+def designs(skip: tuple[str, ...] = ()) -> list[tuple[str, str, Path]]:
+    """(label, block, config) of every block's default but those in ``skip``, and the engine's
+    default design."""
     out = [(f"{b} (default)", b, ROOT / "configs" / "blocks" / b / "default.yaml")
-           for b in sorted(BLOCKS)]  # fmt: skip
+           for b in sorted(BLOCKS) if b not in skip]  # fmt: skip
     out.append(("engine (configs/default.yaml)", "engine", ROOT / "configs" / "default.yaml"))
     return out
 
@@ -59,10 +62,10 @@ def _synth(src: Path, name: str, target: str, folder: Path, yosys) -> SynthResul
     return result
 
 
-def run(at, work: Path) -> list[dict]:
+def run(at, work: Path, skip: tuple[str, ...] = ()) -> list[dict]:
     yosys = find_yosys()
     rows = []
-    for label, name, config in designs():
+    for label, name, config in designs(skip):
         block = get_block(name)
         params = block.load_params(config)
         src = verilog_path(params)
@@ -95,7 +98,17 @@ def run(at, work: Path) -> list[dict]:
     return rows
 
 
-def write(rows: list[dict], at, out: Path) -> None:
+def macro_summary(macros: str) -> str:
+    """The ``sram_macros`` column with numbered instances counted once ("12 x
+    engine.unit*.slots/slots 36x128")."""
+    counts: dict[str, int] = {}
+    for macro in filter(None, (m.strip() for m in macros.split(";"))):
+        key = re.sub(r"(?<=[a-z])\d+(?=[./ ])", "*", macro)
+        counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{n} x {key}" if n > 1 else key for key, n in counts.items()) or "-"
+
+
+def write(rows: list[dict], at, out: Path, skip: tuple[str, ...] = ()) -> None:
     src = LIBRARY_NODES["osu018"]
     with (out / "physical_blocks.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -109,7 +122,7 @@ def write(rows: list[dict], at, out: Path) -> None:
         (
             f"`python benchmarks/physical_blocks.py --node {at.nm}` on {MACHINE}; Yosys "
             f"{find_yosys().version} (yowasp), hierarchical synthesis. `physical_blocks.csv` has "
-            "every column."
+            "every column." + (f" Not in this run (`--skip`): {', '.join(skip)}." if skip else "")
         ),
         "",
         (
@@ -144,7 +157,7 @@ def write(rows: list[dict], at, out: Path) -> None:
             f"| {r['design']} | {r['generic_cells']:,} | {r['osu018_cells']:,} | "
             f"{r['area_um2_018']:,.0f} | {r['critical_path_ns_018']:.2f} | "
             f"{r['fmax_mhz_018']:.0f} | {r['area_um2_scaled']:,.0f} | "
-            f"{r['fmax_mhz_scaled']:,.0f} | {r['sram_macros'] or '-'} | "
+            f"{r['fmax_mhz_scaled']:,.0f} | {macro_summary(r['sram_macros'])} | "
             f"{r['sram_um2_node']:,.0f} | {r['total_um2_node']:,.0f} |"
         )
     (out / "physical_blocks.md").write_text("\n".join(lines) + "\n")
@@ -158,12 +171,19 @@ def main() -> None:
         "--work", type=Path, default=Path("runs/physical_blocks"), help="synthesis runs (kept)"
     )
     parser.add_argument("--synth-only", action="store_true", help="synthesise, no report")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=sorted(BLOCKS), help="leave out a block"
+    )
     args = parser.parse_args()
+    skip = tuple(args.skip)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder: {args.out}")
+    args.out.mkdir(parents=True, exist_ok=True)
     at = node(args.node)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.synth_only:
         yosys = find_yosys()
-        for _, name, config in designs():
+        for _, name, config in designs(skip):
             block = get_block(name)
             params = block.load_params(config)
             for target in ("generic", "osu018"):
@@ -171,7 +191,7 @@ def main() -> None:
                 _synth(verilog_path(params), name, target, folder, yosys)
                 print(f"{name} {target}: done")
         return
-    write(run(at, args.work), at, args.out)
+    write(run(at, args.work, skip), at, args.out, skip)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""benchmarks/physical_blocks.py: the report's SRAM column counts numbered instances once."""
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "physical_blocks.py"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("physical_blocks", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_macro_summary_counts_numbered_instances():
+    summary = load().macro_summary
+    macros = (
+        "engine.queue0/storage 63x45; engine.queue1/storage 63x45; engine.queue10/storage 63x45; "
+        "engine.unit0.slots/slots 36x128; engine.unit11.slots/slots 36x128; engine.out/q 8x64"
+    )
+    assert summary(macros) == (
+        "3 x engine.queue*/storage 63x45; 2 x engine.unit*.slots/slots 36x128; engine.out/q 8x64"
+    )
+    assert summary("embedding_lookup_unit.slots/slots 36x128") == (
+        "embedding_lookup_unit.slots/slots 36x128"
+    )
+    assert summary("") == "-"
+
+
+def test_designs_leave_out_skipped_blocks():
+    designs = load().designs
+    assert not any(name == "texel_lookup" for _, name, _ in designs(("texel_lookup",)))
+    assert sum(name == "engine" for _, name, _ in designs(("texel_lookup",))) == 2
