@@ -1,6 +1,8 @@
 """Shared fixtures: simulator availability (skip locally, fail in CI), seeds, run folders."""
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,15 @@ def need_simulator(simulator: str) -> None:
     if simulator in required_simulators():
         pytest.fail(f"{simulator} is required (RTNERF_REQUIRE_SIMULATORS) but {reason}")
     pytest.skip(reason)
+
+
+def benchmark_script(name: str):
+    """The module of ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_collection_modifyitems(config, items):

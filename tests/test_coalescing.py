@@ -1,18 +1,7 @@
 """The coalescing study's counter (benchmarks/coalescing.py) on a hand-checked case."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "coalescing.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("coalescing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import benchmark_script
 
 
 def test_repeats_by_hand():
@@ -21,7 +10,7 @@ def test_repeats_by_hand():
     request = np.array([0, 0, 1, 1, 2, 2, 2, 3])
     burst = np.array([10, 11, 10, 11, 11, 12, 12, 10])
     row = np.array([1, 1, 2, 3])[request]  # rows A, A, B, C
-    repeats = _module().repeats
+    repeats = benchmark_script("coalescing").repeats
     # window 1: 1 repeats 0's bursts (same row), 2 repeats 1's burst 11 (another row)
     assert repeats(request, burst, request, row, 1) == (2, 1)
     # window 2: and 3 repeats 1's burst 10, two requests back

@@ -1,20 +1,10 @@
 """benchmarks/physical_blocks.py: the report's SRAM column counts numbered instances once."""
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "physical_blocks.py"
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("physical_blocks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import benchmark_script
 
 
 def test_macro_summary_counts_numbered_instances():
-    summary = load().macro_summary
+    summary = benchmark_script("physical_blocks").macro_summary
     macros = (
         "engine.queue0/storage 63x45; engine.queue1/storage 63x45; engine.queue10/storage 63x45; "
         "engine.unit0.slots/slots 36x128; engine.unit11.slots/slots 36x128; engine.out/q 8x64"
@@ -29,6 +19,6 @@ def test_macro_summary_counts_numbered_instances():
 
 
 def test_designs_leave_out_skipped_blocks():
-    designs = load().designs
+    designs = benchmark_script("physical_blocks").designs
     assert not any(name == "texel_lookup" for _, name, _ in designs(("texel_lookup",)))
     assert sum(name == "engine" for _, name, _ in designs(("texel_lookup",))) == 2
